@@ -1,0 +1,149 @@
+"""Finish the generated NDSP: remove the parts not chosen, then check it.
+
+Standard library only, offline and idempotent (cruft runs it again on every
+update). With run_checks, flake8 and a smoke test of the controller run when
+this Python has them; a check that runs and fails fails the generation.
+"""
+
+import importlib.util
+import json
+import pathlib
+import socket
+import subprocess
+import sys
+import time
+
+ANSWERS = json.loads(r'''{{ cookiecutter | tojson }}''')
+NAME = ANSWERS["device_name"]
+
+# Optional parts: each file is kept only when its condition holds.
+OPTIONAL_FILES = {
+    f"{NAME}/aqcli_{NAME}.py": lambda answers: answers["include_client"],
+    "tests/test_client.py": lambda answers: answers["include_client"],
+}
+
+# The smoke test's calls: (method, arguments, expected result).
+SMOKE_CALLS = [
+    ("ping", (), True),
+    ("message", ("smoke test",), None),
+]
+SMOKE_OUTPUT = "message: smoke test"
+SMOKE_TIMEOUT = 15.0  # seconds; generous for a busy machine
+
+
+class CheckFailed(Exception):
+    """A check ran and found a problem in the generated NDSP."""
+
+
+def say(message):
+    print(f"ndsp-template: {message}", flush=True)
+
+
+def remove_unchosen_parts(project, answers):
+    for path, wanted in OPTIONAL_FILES.items():
+        if not wanted(answers):
+            (project / path).unlink(missing_ok=True)
+
+
+def run_flake8(project):
+    if importlib.util.find_spec("flake8") is None:
+        say("flake8 is not installed for this Python; style check skipped.")
+        return
+    result = subprocess.run([sys.executable, "-m", "flake8", "."],
+                            cwd=project, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise CheckFailed("flake8 found problems:\n"
+                          + result.stdout + result.stderr)
+    say("flake8: no problems.")
+
+
+def free_loopback_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def connect(client_class, port, controller):
+    """A sipyco client of the starting controller, once it listens."""
+    deadline = time.monotonic() + SMOKE_TIMEOUT
+    while True:
+        try:
+            return client_class("127.0.0.1", port, NAME,
+                                timeout=SMOKE_TIMEOUT)
+        except ConnectionRefusedError:
+            if controller.poll() is not None:
+                raise CheckFailed("the controller exited before it served")
+            if time.monotonic() > deadline:
+                raise CheckFailed(f"the controller did not listen on port "
+                                  f"{port} within {SMOKE_TIMEOUT:.0f} s")
+            time.sleep(0.05)
+
+
+def call_and_terminate(client):
+    try:
+        for method, args, expected in SMOKE_CALLS:
+            try:
+                result = getattr(client, method)(*args)
+            except Exception as error:
+                raise CheckFailed(f"{method}() failed over RPC: "
+                                  f"{type(error).__name__}: {error}")
+            if result != expected:
+                raise CheckFailed(f"{method}() returned {result!r}, "
+                                  f"expected {expected!r}")
+        client.terminate()
+    finally:
+        client.close_rpc()
+
+
+def smoke_test(project):
+    """Serve the simulation, call it over sipyco RPC, terminate it."""
+    if importlib.util.find_spec("sipyco") is None:
+        say("sipyco is not installed for this Python; "
+            "controller smoke test skipped.")
+        return
+    from sipyco.pc_rpc import Client
+
+    port = free_loopback_port()
+    command = [sys.executable, "-m", f"{NAME}.aqctl_{NAME}", "--simulation",
+               "--no-localhost-bind", "--bind", "127.0.0.1", "-p", str(port)]
+    controller = subprocess.Popen(command, cwd=project, text=True,
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT)
+    try:
+        call_and_terminate(connect(Client, port, controller))
+        output, _ = controller.communicate(timeout=SMOKE_TIMEOUT)
+        if controller.returncode != 0:
+            raise CheckFailed(f"the controller exited with code "
+                              f"{controller.returncode} after terminate")
+        if SMOKE_OUTPUT not in output:
+            raise CheckFailed(f"the controller never printed "
+                              f"{SMOKE_OUTPUT!r}")
+    except (CheckFailed, subprocess.TimeoutExpired) as failure:
+        controller.kill()
+        output, _ = controller.communicate()
+        raise CheckFailed(f"controller smoke test: {failure}\n"
+                          f"$ {' '.join(command)}\n{output}") from None
+    say(f"smoke test: aqctl_{NAME} --simulation answered ping() and "
+        "message() over RPC and exited cleanly on terminate.")
+
+
+def main():
+    project = pathlib.Path.cwd()
+    remove_unchosen_parts(project, ANSWERS)
+    if not ANSWERS["run_checks"]:
+        say("checks skipped (run_checks is false).")
+        return 0
+    try:
+        run_flake8(project)
+        smoke_test(project)
+    except CheckFailed as failure:
+        print(f"ndsp-template: the generated NDSP failed a check, so it was "
+              f"not kept:\n{failure}\nRerun with --keep-project-on-failure "
+              f"to inspect it, or answer run_checks=no to skip the checks.",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
