@@ -1,8 +1,8 @@
 {%- set name = cookiecutter.device_name -%}
-# The {{ name }} controller's device_db entry: merge it into your ARTIQ
-# device_db.py. artiq_ctlmgr on the machine named by "host" starts it,
-# pings it and stops it; for a run without hardware, replace
-# "-d console" with "--simulation".
+# The controller's device_db entry: merge it into your ARTIQ device_db.py.
+# artiq_ctlmgr on the machine named by "host" starts the controller, pings
+# it and stops it. For a run without hardware, replace "-d console" with
+# "--simulation".
 
 device_db = {
     "{{ name }}": {

@@ -1,6 +1,5 @@
 {%- set name = cookiecutter.device_name -%}
-#!/usr/bin/env python3
-"""Command-line client: calls the {{ name }} controller's methods."""
+"""Command-line client for the {{ name }} controller."""
 
 import argparse
 import logging
@@ -15,6 +14,7 @@ logger = logging.getLogger(__name__)
 
 def get_argparser():
     parser = argparse.ArgumentParser(
+        prog="aqcli_{{ name }}",
         description="Command-line client for the " + DEVICE_TITLE)
     parser.add_argument(
         "-s", "--server", default="localhost",
@@ -29,7 +29,7 @@ def get_argparser():
 
     # One subcommand per driver method; each knows how to call it.
     commands = parser.add_subparsers(
-        title="commands", metavar="COMMAND", required=True)
+        title="commands", required=True)
     message = commands.add_parser(
         "message", help="print a message on the device's console")
     message.add_argument("msg", help="the text to print")
@@ -51,7 +51,7 @@ def main():
     except (OSError, IncompatibleServer) as error:
         logger.info("connecting to %s failed", where, exc_info=True)
         parser.exit(1, f"{parser.prog}: error: cannot reach the "
-                       f"{{ name }} controller at {where}: {error}\n")
+                       f"controller at {where}: {error}\n")
     try:
         result = args.call(remote, args)
     except Exception as error:

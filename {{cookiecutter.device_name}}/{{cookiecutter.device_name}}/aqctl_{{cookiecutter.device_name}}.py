@@ -1,7 +1,6 @@
 {%- set name = cookiecutter.device_name -%}
 {%- set cls = cookiecutter.__driver_class -%}
-#!/usr/bin/env python3
-"""ARTIQ controller: serves the {{ name }} driver over sipyco RPC."""
+"""Serves the {{ name }} driver over sipyco RPC."""
 
 import argparse
 import asyncio
@@ -21,6 +20,7 @@ DEFAULT_PORT = {{ cookiecutter.default_port }}
 
 def get_argparser():
     parser = argparse.ArgumentParser(
+        prog="aqctl_{{ name }}",
         description="ARTIQ controller for the " + DEVICE_TITLE)
     device = parser.add_mutually_exclusive_group(required=True)
     device.add_argument(

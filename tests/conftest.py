@@ -1,0 +1,91 @@
+"""Render the template cheaply, once per combination, for every test."""
+
+import importlib.util
+import itertools
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+from cookiecutter.environment import StrictEnvironment
+from cookiecutter.generate import generate_context
+from cookiecutter.main import cookiecutter
+from cookiecutter.prompt import prompt_for_config
+
+TEMPLATE = pathlib.Path(__file__).resolve().parent.parent
+QUESTIONS = json.loads((TEMPLATE / "cookiecutter.json").read_text())
+HAS_SIPYCO = importlib.util.find_spec("sipyco") is not None
+NEEDS_SIPYCO = pytest.mark.skipif(
+    not HAS_SIPYCO, reason="sipyco is not installed: this test runs the "
+    "generated controller over the real sipyco RPC")
+
+# local_extensions is imported by cookiecutter from the template folder.
+sys.path.insert(0, str(TEMPLATE))
+
+
+def combination_id(answers):
+    """A test id naming the combination, e.g. ``asyncio-client-MIT``."""
+    parts = [answers.get("driver_api", "sync"),
+             "client" if answers.get("include_client") else "no_client",
+             answers.get("license", QUESTIONS["license"][0])]
+    extra = sorted(set(answers) - {"driver_api", "include_client", "license"})
+    return "-".join(parts + extra)
+
+
+# Every option value, in every combination: rendering is cheap.
+COMBINATIONS = [
+    {"driver_api": api, "include_client": client, "license": spdx}
+    for api, client, spdx in itertools.product(
+        QUESTIONS["driver_api"], [False, True], QUESTIONS["license"])
+]
+# The expensive checks (generated test suites, packaging) run on a subset
+# in which every value of driver_api and include_client appears.
+COVERING = [
+    {"driver_api": "sync", "include_client": False},
+    {"driver_api": "asyncio", "include_client": True},
+]
+
+
+def generate(output_dir, **answers):
+    """Generate an NDSP through cookiecutter itself; return its folder."""
+    answers.setdefault("run_checks", False)
+    return pathlib.Path(cookiecutter(
+        str(TEMPLATE), no_input=True, extra_context=answers,
+        output_dir=str(output_dir)))
+
+
+def answers_for(**overrides):
+    """The answers cookiecutter would give its hooks, defaults included."""
+    context = generate_context(context_file=str(TEMPLATE / "cookiecutter.json"),
+                               extra_context=overrides)
+    return dict(prompt_for_config(context, no_input=True))
+
+
+def render_hook(hook_name, answers, destination):
+    """Write the hook as cookiecutter renders it for ``answers``."""
+    source = (TEMPLATE / "hooks" / f"{hook_name}.py").read_text()
+    context = {"cookiecutter": answers}
+    environment = StrictEnvironment(context=context, keep_trailing_newline=True)
+    destination.write_text(environment.from_string(source).render(**context))
+    return destination
+
+
+def run_python(*arguments, cwd=None, timeout=120):
+    return subprocess.run([sys.executable, *arguments], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def render(tmp_path_factory):
+    """``render(**answers)``: the generated folder, made once per answers."""
+    cache = {}
+
+    def render(**answers):
+        key = json.dumps(answers, sort_keys=True)
+        if key not in cache:
+            output = tmp_path_factory.mktemp(combination_id(answers)[:40])
+            cache[key] = generate(output, **answers)
+        return cache[key]
+
+    return render

@@ -1,0 +1,160 @@
+"""Every combination renders into complete, valid, flake8-clean files."""
+
+import ast
+import re
+import runpy
+import tomllib
+from datetime import datetime, timezone
+
+import pytest
+
+from conftest import (COMBINATIONS, QUESTIONS, TEMPLATE, combination_id,
+                      run_python)
+import local_extensions
+
+UNRENDERED = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}|cookiecutter\.")
+HOSTILE_TEXT = [
+    pytest.param('Say "hi" \\ it\'s', id="quotes-backslash"),
+    pytest.param("Ångström wavemeter 🌈 µ-wave", id="non-ascii-emoji"),
+    pytest.param('"""\\n\\\\ \'\'\' # end', id="python-syntax"),
+    pytest.param("\\" * 30, id="backslashes"),
+]
+
+
+def files(project):
+    return sorted(path for path in project.rglob("*") if path.is_file())
+
+
+@pytest.mark.parametrize("answers", COMBINATIONS, ids=combination_id)
+def test_nothing_is_left_unrendered(render, answers):
+    project = render(**answers)
+    for path in files(project):
+        relative = path.relative_to(project)
+        assert not UNRENDERED.search(str(relative)), relative
+        assert not UNRENDERED.search(path.read_text()), relative
+
+
+@pytest.mark.parametrize("answers", COMBINATIONS, ids=combination_id)
+def test_python_and_toml_files_parse(render, answers):
+    project = render(**answers)
+    python_files = [path for path in files(project) if path.suffix == ".py"]
+    assert len(python_files) >= 8
+    for path in python_files:
+        ast.parse(path.read_text(), filename=str(path))
+    tomllib.loads((project / "pyproject.toml").read_text())
+
+
+@pytest.mark.parametrize("answers", COMBINATIONS, ids=combination_id)
+def test_flake8_passes(render, answers):
+    result = run_python("-m", "flake8", ".", cwd=render(**answers))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("answers", COMBINATIONS, ids=combination_id)
+def test_optional_files_follow_the_answers(render, answers):
+    project = render(**answers)
+    client_files = [project / "hello" / "aqcli_hello.py",
+                    project / "tests" / "test_client.py"]
+    for path in client_files:
+        assert path.exists() == answers["include_client"], path
+    scripts = tomllib.loads(
+        (project / "pyproject.toml").read_text())["project"]["scripts"]
+    expected = {"aqctl_hello": "hello.aqctl_hello:main"}
+    if answers["include_client"]:
+        expected["aqcli_hello"] = "hello.aqcli_hello:main"
+    assert scripts == expected
+
+
+@pytest.mark.parametrize("answers", COMBINATIONS, ids=combination_id)
+def test_driver_api_shapes_the_driver(render, answers):
+    driver = ast.parse((render(**answers) / "hello" / "driver.py").read_text())
+    methods = [node for node in ast.walk(driver)
+               if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+               and node.name in ("message", "ping", "close")]
+    assert len(methods) == 6
+    coroutine = answers["driver_api"] == "asyncio"
+    for method in methods:
+        assert isinstance(method, ast.AsyncFunctionDef) == coroutine
+
+
+@pytest.mark.parametrize("spdx", QUESTIONS["license"])
+def test_license_text_and_metadata(render, spdx):
+    project = render(license=spdx)
+    source = (TEMPLATE / "templates" / "licenses" / f"{spdx}.txt").read_text()
+    expected = source.replace(
+        "{% now 'utc', '%Y' %}", str(datetime.now(timezone.utc).year)
+    ).replace("{{ cookiecutter.author_name }}", "Your Name")
+    assert (project / "LICENSE").read_text() == expected
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["project"]["license"] == spdx
+    assert pyproject["project"]["license-files"] == ["LICENSE"]
+
+
+def test_every_offered_license_has_a_text():
+    assert sorted(QUESTIONS["license"]) == local_extensions.LICENSES
+    assert QUESTIONS["license"][0] == "LGPL-3.0-or-later"
+
+
+def test_packaging_metadata(render):
+    project = tomllib.loads((render() / "pyproject.toml").read_text())
+    assert project["project"]["dependencies"] == ["sipyco"]
+    assert project["project"]["requires-python"] == ">=3.10"
+    assert project["build-system"]["build-backend"] == \
+        "setuptools.build_meta"
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXT)
+def test_free_text_renders_exactly(tmp_path, text):
+    from conftest import generate
+
+    project = generate(tmp_path, device_title=text, author_name=text)
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["project"]["authors"][0]["name"] == text
+    assert pyproject["project"]["description"].endswith(" " + text)
+    controller = ast.parse((project / "hello" / "aqctl_hello.py").read_text())
+    titles = [ast.literal_eval(node.value) for node in controller.body
+              if isinstance(node, ast.Assign)
+              and node.targets[0].id == "DEVICE_TITLE"]
+    assert titles == [text]
+    assert text in (project / "README.md").read_text()
+    result = run_python("-m", "flake8", ".", cwd=project)
+    assert result.returncode == 0, result.stdout
+
+
+def test_longest_name_stays_flake8_clean(tmp_path):
+    from conftest import generate
+
+    name = "a_very_long_device_namex"
+    assert len(name) == 24
+    project = generate(tmp_path, device_name=name, include_client=True,
+                       device_title="T" * 60)
+    result = run_python("-m", "flake8", ".", cwd=project)
+    assert result.returncode == 0, result.stdout
+
+
+def test_default_port_is_derived_from_the_name(render):
+    project = render()
+    port = local_extensions.derived_port("hello")
+    assert f"DEFAULT_PORT = {port}\n" in \
+        (project / "hello" / "aqctl_hello.py").read_text()
+    device_db = runpy.run_path(str(project / "device_db.py"))["device_db"]
+    assert device_db["hello"]["port"] == port
+    assert local_extensions.derived_port("wavemeter") != port
+
+
+def test_derived_ports_avoid_artiq_and_privileged_ports():
+    ports = {local_extensions.derived_port(f"device{i}") for i in range(500)}
+    assert len(ports) > 480  # spread out: about 6 birthday collisions
+    assert not ports & set(local_extensions.ARTIQ_ASSIGNED_PORTS)
+    assert min(ports) >= 1024 and max(ports) <= 65535
+
+
+@pytest.mark.parametrize("text", [
+    'plain', 'with "quotes"', "it's", "back\\slash", "Ångström 🌈", "\t\x01",
+])
+def test_string_filters_round_trip(text):
+    assert ast.literal_eval(local_extensions.py_string(text)) == text
+    assert tomllib.loads("x = " + local_extensions.toml_string(text))["x"] \
+        == text
+    docstring = '"""' + local_extensions.docstring_text(text) + '"""'
+    assert ast.literal_eval(docstring) == text

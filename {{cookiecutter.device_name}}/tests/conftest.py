@@ -1,0 +1,94 @@
+{%- set name = cookiecutter.device_name -%}
+"""Run the controller as artiq_ctlmgr does: in a process of its own."""
+
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+NAME = "{{ name }}"
+CONTROLLER_MODULE = "{{ name }}.aqctl_{{ name }}"
+STARTUP_TIMEOUT = 15.0  # seconds; generous for a busy machine
+
+
+def free_port():
+    """A TCP port that nothing listens on, on the IPv4 loopback."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def run_controller(*arguments, timeout=STARTUP_TIMEOUT):
+    """Run the controller to its end; for the ways it refuses to start."""
+    return subprocess.run(
+        [sys.executable, "-m", CONTROLLER_MODULE, *arguments],
+        capture_output=True, text=True, timeout=timeout)
+
+
+class Controller:
+    """A controller serving on the IPv4 loopback only (no IPv6 needed)."""
+
+    def __init__(self, *arguments, port=None):
+        self.port = free_port() if port is None else port
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", CONTROLLER_MODULE,
+             "--no-localhost-bind", "--bind", "127.0.0.1",
+             "-p", str(self.port), *arguments],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def client(self, target=NAME):
+        """A sipyco client, once the controller listens."""
+        from sipyco.pc_rpc import Client
+
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while True:
+            try:
+                return Client("127.0.0.1", self.port, target)
+            except ConnectionRefusedError:
+                if self.process.poll() is not None:
+                    pytest.fail("the controller exited: "
+                                + self.process.stderr.read())
+                if time.monotonic() > deadline:
+                    pytest.fail("the controller never listened")
+                time.sleep(0.05)
+
+    def wait(self):
+        """Wait for the controller to exit: (exit code, stdout, stderr)."""
+        stdout, stderr = self.process.communicate(timeout=STARTUP_TIMEOUT)
+        return self.process.returncode, stdout, stderr
+
+    def terminate_over_rpc(self):
+        """Ask the controller to stop, as artiq_ctlmgr does first."""
+        client = self.client()
+        try:
+            client.terminate()
+        finally:
+            client.close_rpc()
+        return self.wait()
+
+    def kill(self):
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.communicate()
+
+
+@pytest.fixture
+def start_controller():
+    """Start controllers; whatever a test leaves running is killed."""
+    started = []
+
+    def start(*arguments, port=None):
+        started.append(Controller(*arguments, port=port))
+        return started[-1]
+
+    yield start
+    for controller in started:
+        controller.kill()
+
+
+@pytest.fixture
+def simulation(start_controller):
+    """A controller serving the simulated device."""
+    return start_controller("--simulation")

@@ -1,0 +1,140 @@
+{%- set name = cookiecutter.device_name -%}
+{%- set cls = cookiecutter.__driver_class -%}
+"""The controller, over the real sipyco RPC, started as artiq_ctlmgr does."""
+
+import inspect
+import pathlib
+import runpy
+import shlex
+import signal
+
+import pytest
+
+from conftest import NAME, run_controller
+
+pytest.importorskip(
+    "sipyco", reason="sipyco is not installed: the controller tests need "
+    "the real sipyco (see README.md)")
+
+from {{ name }}.driver import {{ cls }}
+from {{ name }}.aqctl_{{ name }} import (
+    DEFAULT_PORT, DEVICE_TITLE, get_argparser)
+
+DEVICE_DB = pathlib.Path(__file__).parent.parent / "device_db.py"
+
+
+def public_methods(cls):
+    return {name for name, _ in inspect.getmembers(cls, inspect.isfunction)
+            if not name.startswith("_")}
+
+
+def test_no_device_is_a_usage_error_naming_both_options():
+    result = run_controller()
+    assert result.returncode == 2
+    assert "-d/--device" in result.stderr
+    assert "--simulation" in result.stderr
+
+
+def test_device_and_simulation_exclude_each_other():
+    result = run_controller("-d", "console", "--simulation")
+    assert result.returncode == 2
+    assert "not allowed with" in result.stderr
+
+
+def test_unopenable_device_gives_one_error_line(tmp_path):
+    missing = tmp_path / "missing" / "tty"
+    result = run_controller("-d", str(missing))
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(
+        f"aqctl_{NAME}: error: cannot open device {str(missing)!r}: ")
+
+
+def test_verbose_shows_the_traceback(tmp_path):
+    result = run_controller("-v", "-d", str(tmp_path / "missing" / "tty"))
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr
+
+
+def test_busy_port_gives_one_error_line(simulation, start_controller):
+    simulation.client().close_rpc()
+    second = start_controller("--simulation", port=simulation.port)
+    code, _, stderr = second.wait()
+    assert code == 1
+    assert stderr.strip().startswith(
+        f"aqctl_{NAME}: error: cannot serve on port {simulation.port}")
+
+
+def test_target_and_description(simulation):
+    client = simulation.client(target=None)
+    try:
+        assert client.get_rpc_id() == ([NAME], DEVICE_TITLE)
+    finally:
+        client.close_rpc()
+
+
+def test_every_driver_method_is_listed_with_its_docstring(simulation):
+    client = simulation.client()
+    try:
+        methods = client.get_rpc_method_list()["methods"]
+    finally:
+        client.close_rpc()
+    assert public_methods({{ cls }}) | {"terminate"} <= set(methods)
+    for name in public_methods({{ cls }}):
+        _, docstring = methods[name]
+        assert docstring, f"{name}() has no docstring for sipyco_rpctool"
+
+
+def test_calls_reach_the_simulated_device(simulation):
+    client = simulation.client()
+    try:
+        assert client.ping() is True
+        assert client.message("hello over RPC") is None
+        with pytest.raises(TypeError, match="msg must be a str"):
+            client.message(42)
+    finally:
+        client.close_rpc()
+    code, stdout, _ = simulation.terminate_over_rpc()
+    assert code == 0
+    assert "[simulation] message: hello over RPC" in stdout
+
+
+def test_calls_reach_the_device(start_controller, tmp_path):
+    console = tmp_path / "console.txt"
+    controller = start_controller("-d", str(console))
+    client = controller.client()
+    try:
+        client.message("on the device")
+    finally:
+        client.close_rpc()
+    code, _, _ = controller.terminate_over_rpc()
+    assert code == 0
+    assert console.read_text() == "message: on the device\n"
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT", "SIGHUP"])
+def test_signal_stops_the_controller_cleanly(start_controller, tmp_path,
+                                             signal_name):
+    if not hasattr(signal, signal_name):
+        pytest.skip(f"{signal_name} does not exist on this platform")
+    controller = start_controller("-d", str(tmp_path / "console.txt"))
+    controller.client().close_rpc()
+    controller.process.send_signal(getattr(signal, signal_name))
+    code, _, stderr = controller.wait()
+    assert code == 0
+    assert "Traceback" not in stderr
+
+
+def test_device_db_entry_starts_this_controller():
+    entry = runpy.run_path(str(DEVICE_DB))["device_db"][NAME]
+    assert entry["type"] == "controller"
+    assert entry["port"] == DEFAULT_PORT
+    # artiq_ctlmgr fills in {port} and {bind}, then splits without a shell.
+    command = shlex.split(entry["command"].format(
+        name=NAME, bind="127.0.0.1", **entry))
+    assert command[0] == f"aqctl_{NAME}"
+    args = get_argparser().parse_args(command[1:])
+    assert args.port == entry["port"]
+    assert args.bind == ["127.0.0.1"]
+    assert args.no_localhost_bind
+    assert args.device == "console"
