@@ -10,8 +10,9 @@ import re
 import sys
 
 ANSWERS = json.loads(r'''{{ cookiecutter | tojson }}''')
-ARTIQ_ASSIGNED_PORTS = frozenset({{ artiq_assigned_ports | tojson }})
-LICENSES = {{ licenses | tojson }}
+ARTIQ_ASSIGNED_PORTS = frozenset(json.loads(
+    r'''{{ artiq_assigned_ports | tojson }}'''))
+LICENSES = json.loads(r'''{{ licenses | tojson }}''')
 DRIVER_APIS = ("sync", "asyncio")
 BOOLEAN_KEYS = ("include_client", "run_checks")
 
@@ -26,7 +27,7 @@ EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 
 
 def device_name_problems(name):
-    """Why ``name`` cannot name the package, aqctl_<name> and the RPC target."""
+    """Why ``name`` cannot name the package, aqctl_<name>, the RPC target."""
     if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
         return ["must be a lowercase Python identifier: a letter, then "
                 "letters, digits or '_' (e.g. 'thorlabs_mdt')"]

@@ -57,8 +57,9 @@ def generate(output_dir, **answers):
 
 def answers_for(**overrides):
     """The answers cookiecutter would give its hooks, defaults included."""
-    context = generate_context(context_file=str(TEMPLATE / "cookiecutter.json"),
-                               extra_context=overrides)
+    context = generate_context(
+        context_file=str(TEMPLATE / "cookiecutter.json"),
+        extra_context=overrides)
     return dict(prompt_for_config(context, no_input=True))
 
 
@@ -66,7 +67,8 @@ def render_hook(hook_name, answers, destination):
     """Write the hook as cookiecutter renders it for ``answers``."""
     source = (TEMPLATE / "hooks" / f"{hook_name}.py").read_text()
     context = {"cookiecutter": answers}
-    environment = StrictEnvironment(context=context, keep_trailing_newline=True)
+    environment = StrictEnvironment(context=context,
+                                    keep_trailing_newline=True)
     destination.write_text(environment.from_string(source).render(**context))
     return destination
 

@@ -1,0 +1,244 @@
+"""The hooks: every rejection rule, the pruning, the post-generation checks."""
+
+import ast
+import shutil
+import sys
+
+import pytest
+from cookiecutter.exceptions import FailedHookException
+
+from conftest import (HAS_SIPYCO, NEEDS_SIPYCO, TEMPLATE, answers_for,
+                      generate, render_hook, run_python)
+
+# (answer, bad value, what the hook must say about it)
+REJECTIONS = [
+    ("device_name", "Hello", "lowercase Python identifier"),
+    ("device_name", "my-psu", "lowercase Python identifier"),
+    ("device_name", "2psu", "lowercase Python identifier"),
+    ("device_name", "", "lowercase Python identifier"),
+    ("device_name", "class", "Python keyword"),
+    ("device_name", "match", "Python keyword"),
+    ("device_name", "socket", "would shadow the 'socket' module"),
+    ("device_name", "sipyco", "would shadow the 'sipyco' module"),
+    ("device_name", "artiq", "would shadow the 'artiq' module"),
+    ("device_name", "numpy", "would shadow the 'numpy' module"),
+    ("device_name", "tests", "would shadow the 'tests' module"),
+    ("device_name", "a" * 25, "at most 24"),
+    ("device_title", "", "is empty"),
+    ("device_title", "   ", "is empty"),
+    ("device_title", "two\nlines", "line break"),
+    ("device_title", "x" * 61, "at most 60 characters"),
+    ("device_title", "\\" * 31, "a backslash counting as two"),
+    ("default_port", "80", "from 1024 to 65535"),
+    ("default_port", "65536", "from 1024 to 65535"),
+    ("default_port", "3249", "one of ARTIQ's own ports"),
+    ("default_port", "1066", "one of ARTIQ's own ports"),
+    ("default_port", "1386", "one of ARTIQ's own ports"),
+    ("default_port", "3276", "one of ARTIQ's own ports"),
+    ("default_port", "port", "whole number"),
+    ("default_port", "-5", "whole number"),
+    ("driver_api", "threads", "must be one of: sync, asyncio"),
+    ("license", "WTFPL", "must be one of:"),
+    ("author_name", "", "is empty"),
+    ("author_name", "tab\there", "control character"),
+    ("author_email", "nobody", "must look like name@example.org"),
+    ("author_email", "a@b", "must look like name@example.org"),
+    ("include_client", "maybe", "must be yes or no"),
+    ("run_checks", "maybe", "must be yes or no"),
+]
+ACCEPTED = [
+    ("device_name", "a" * 24),
+    ("device_name", "thorlabs_mdt693b"),
+    ("device_title", "x" * 60),
+    ("device_title", "Ångström \"λ\" meter 🌈"),
+    ("default_port", "1024"),
+    ("default_port", "3274"),
+    ("default_port", "65535"),
+    ("author_email", "first.last+ndsp@physics.example.ac.uk"),
+]
+
+
+def run_pre_gen_hook(tmp_path, answers):
+    hook = render_hook("pre_gen_project", answers, tmp_path / "pre.py")
+    return run_python(str(hook), cwd=tmp_path)
+
+
+@pytest.mark.parametrize(
+    "key, value, message", REJECTIONS,
+    ids=[f"{key}={value!r}"[:40] for key, value, _ in REJECTIONS])
+def test_pre_gen_hook_rejects(tmp_path, key, value, message):
+    answers = answers_for()
+    answers[key] = value
+    result = run_pre_gen_hook(tmp_path, answers)
+    assert result.returncode == 1
+    assert "1 answer(s) cannot be used; nothing was generated" in \
+        result.stderr
+    assert f"  {key} = {value!r}: " in result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("key, value", ACCEPTED,
+                         ids=[f"{k}={v!r}"[:40] for k, v in ACCEPTED])
+def test_pre_gen_hook_accepts(tmp_path, key, value):
+    answers = answers_for()
+    answers[key] = value
+    result = run_pre_gen_hook(tmp_path, answers)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+
+
+def test_pre_gen_hook_reports_every_problem_at_once(tmp_path):
+    answers = answers_for()
+    bad = {"device_name": "Bad-Name", "default_port": "3249",
+           "author_email": "nobody", "device_title": ""}
+    answers.update(bad)
+    result = run_pre_gen_hook(tmp_path, answers)
+    assert result.returncode == 1
+    assert "4 answer(s) cannot be used" in result.stderr
+    for key in bad:
+        assert f"  {key} = " in result.stderr
+
+
+def test_rejected_answers_leave_nothing_behind(tmp_path, capfd):
+    with pytest.raises(FailedHookException):
+        generate(tmp_path, device_name="class", default_port="80")
+    assert "device_name = 'class'" in capfd.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_command_line_rejection_explains_and_leaves_nothing(tmp_path):
+    result = run_python("-m", "cookiecutter", "--no-input", "-o",
+                        str(tmp_path), str(TEMPLATE), "device_name=socket",
+                        "author_email=nobody")
+    assert result.returncode != 0
+    assert "2 answer(s) cannot be used" in result.stderr
+    assert "add a vendor prefix" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_default_generation_runs_both_checks(tmp_path):
+    """The README's generate command, as a newcomer runs it."""
+    result = run_python("-m", "cookiecutter", "--no-input", "-o",
+                        str(tmp_path), str(TEMPLATE))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ndsp-template: flake8: no problems." in result.stdout
+    if HAS_SIPYCO:
+        assert "smoke test: aqctl_hello --simulation answered" in \
+            result.stdout
+    else:
+        assert "sipyco is not installed for this Python; controller smoke " \
+            "test skipped." in result.stdout
+    assert (tmp_path / "hello" / "hello" / "aqctl_hello.py").exists()
+
+
+def template_copy(tmp_path, path, old, new):
+    """A copy of the template with one file broken on purpose."""
+    copy = tmp_path / "template"
+    shutil.copytree(TEMPLATE, copy, ignore=shutil.ignore_patterns(
+        ".git", "tests", "__pycache__", ".pytest_cache"))
+    broken = copy / "{{cookiecutter.device_name}}" / path
+    source = broken.read_text()
+    assert old in source
+    broken.write_text(source.replace(old, new, 1))
+    return copy
+
+
+def generate_from(template, output):
+    output.mkdir()
+    return run_python("-m", "cookiecutter", "--no-input", "-o", str(output),
+                      str(template))
+
+
+def test_flake8_failure_fails_generation_and_leaves_nothing(tmp_path):
+    template = template_copy(
+        tmp_path, "{{cookiecutter.device_name}}/driver.py",
+        "import sys\n", "import sys\nimport os\n")
+    result = generate_from(template, tmp_path / "out")
+    assert result.returncode != 0
+    assert "failed a check, so it was not kept" in result.stderr
+    assert "flake8 found problems" in result.stderr
+    assert "F401 'os' imported but unused" in result.stderr
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+@NEEDS_SIPYCO
+def test_smoke_test_failure_fails_generation_and_leaves_nothing(tmp_path):
+    template = template_copy(
+        tmp_path, "{{cookiecutter.device_name}}/driver.py",
+        "        return not self._closed", "        return False")
+    result = generate_from(template, tmp_path / "out")
+    assert result.returncode != 0
+    assert "controller smoke test: ping() returned False, expected True" in \
+        result.stderr
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+@NEEDS_SIPYCO
+def test_smoke_test_reports_a_controller_that_does_not_start(tmp_path):
+    template = template_copy(
+        tmp_path, "{{cookiecutter.device_name}}/"
+        "aqctl_{{cookiecutter.device_name}}.py",
+        "    common_args.init_logger_from_args(args)\n",
+        "    common_args.init_logger_from_args(args)\n"
+        "    raise SystemExit('cannot start')\n")
+    result = generate_from(template, tmp_path / "out")
+    assert result.returncode != 0
+    assert "the controller exited before it served" in result.stderr
+    assert "cannot start" in result.stderr
+
+
+def post_gen_hook(tmp_path, **answers):
+    """A project generated without checks, and its rendered post hook."""
+    project = generate(tmp_path / "out", **answers)
+    answers["run_checks"] = True
+    hook = render_hook("post_gen_project", answers_for(**answers),
+                       tmp_path / "post.py")
+    return project, hook
+
+
+def test_missing_tools_are_said_in_one_line_and_skipped(tmp_path):
+    project, hook = post_gen_hook(tmp_path)
+    # -S: no site-packages, as under a bare pipx cookiecutter.
+    result = run_python("-S", str(hook), cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "ndsp-template: flake8 is not installed for this Python; "
+        "style check skipped.",
+        "ndsp-template: sipyco is not installed for this Python; "
+        "controller smoke test skipped.",
+    ]
+
+
+def test_post_gen_hook_is_idempotent(tmp_path):
+    project, hook = post_gen_hook(tmp_path, include_client=False)
+    before = sorted(p.relative_to(project) for p in project.rglob("*"))
+    for _ in range(2):
+        result = run_python(str(hook), cwd=project)
+        assert result.returncode == 0, result.stdout + result.stderr
+        after = sorted(p.relative_to(project) for p in project.rglob("*")
+                       if "__pycache__" not in p.parts)
+        assert after == before
+    assert not (project / "hello" / "aqcli_hello.py").exists()
+
+
+def test_run_checks_false_skips_the_checks(tmp_path, capfd):
+    generate(tmp_path, run_checks=False)
+    out = capfd.readouterr().out
+    assert "checks skipped (run_checks is false)" in out
+    assert "flake8" not in out
+
+
+@pytest.mark.parametrize("hook_name", ["pre_gen_project", "post_gen_project"])
+def test_hooks_import_only_the_standard_library(tmp_path, hook_name):
+    """sipyco, optional, is imported inside the smoke test alone."""
+    hook = render_hook(hook_name, answers_for(), tmp_path / "hook.py")
+    for node in ast.parse(hook.read_text()).body:
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            modules = [node.module]
+        else:
+            continue
+        for module in modules:
+            assert module.split(".")[0] in sys.stdlib_module_names, module
