@@ -98,6 +98,43 @@ def loopback_address():
         return "127.0.0.1"
 
 
+@pytest.mark.skipif(not HAS_SIPYCO, reason="sipyco is not installed: "
+                    "this test serves the controller to sipyco_rpctool")
+def test_sipyco_rpctool_lists_calls_and_terminates(installed, tmp_path):
+    _, target = installed
+    port = str(free_port())
+    controller = subprocess.Popen(
+        ["aqctl_hello", "--simulation", "--no-localhost-bind",
+         "--bind", "127.0.0.1", "-p", port],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=script_environment(target))
+    try:
+        assert wait_for(lambda: controller_answers("127.0.0.1", int(port)))
+
+        def rpctool(*arguments):
+            result = run_python("-m", "sipyco.sipyco_rpctool", "127.0.0.1",
+                                port, *arguments)
+            assert result.returncode == 0, result.stderr
+            return result.stdout
+
+        assert rpctool("list-targets") == \
+            "Target(s):   hello\nDescription: Hello\n"
+        methods = rpctool("list-methods")
+        for signature in ("message(self, msg)", "ping(self)", "close(self)",
+                          "terminate(self)"):
+            assert f"\n{signature}\n    " in methods, methods
+        assert "Print the text ``msg`` as the device would" in methods
+        assert rpctool("call", "message", '"from rpctool"') == ""
+        assert rpctool("call", "ping") == "True\n"
+        rpctool("call", "terminate")
+        stdout, stderr = controller.communicate(timeout=30)
+    finally:
+        if controller.poll() is None:
+            controller.kill()
+    assert controller.returncode == 0, stderr
+    assert "[simulation] message: from rpctool" in stdout
+
+
 class DeviceDBPublisher:
     """What artiq_master publishes to artiq_ctlmgr: the device_db, through
     sipyco's own Publisher, served from a thread."""
