@@ -142,6 +142,7 @@ def main():
               f"to inspect it, or answer run_checks=no to skip the checks.",
               file=sys.stderr)
         return 1
+    say(f"{NAME}/README.md says how to install, run and test it.")
     return 0
 
 

@@ -144,48 +144,40 @@ def template_copy(tmp_path, path, old, new):
     return copy
 
 
-def generate_from(template, output):
+DRIVER = "{{cookiecutter.device_name}}/driver.py"
+CONTROLLER = ("{{cookiecutter.device_name}}/"
+              "aqctl_{{cookiecutter.device_name}}.py")
+STARTUP = "    common_args.init_logger_from_args(args)\n"
+# (file to break, text, its broken replacement, what the failure must say)
+BROKEN_TEMPLATES = [
+    pytest.param(DRIVER, "import sys\n", "import sys\nimport os\n",
+                 ["flake8 found problems", "F401 'os' imported but unused"],
+                 id="flake8"),
+    pytest.param(DRIVER, "        return not self._closed",
+                 "        return False",
+                 ["controller smoke test: ping() returned False, "
+                  "expected True"],
+                 id="smoke-ping", marks=NEEDS_SIPYCO),
+    pytest.param(CONTROLLER, STARTUP,
+                 STARTUP + "    raise SystemExit('cannot start')\n",
+                 ["the controller exited before it served", "cannot start"],
+                 id="smoke-startup", marks=NEEDS_SIPYCO),
+]
+
+
+@pytest.mark.parametrize("path, old, new, messages", BROKEN_TEMPLATES)
+def test_failed_check_fails_generation_and_leaves_nothing(
+        tmp_path, path, old, new, messages):
+    template = template_copy(tmp_path, path, old, new)
+    output = tmp_path / "out"
     output.mkdir()
-    return run_python("-m", "cookiecutter", "--no-input", "-o", str(output),
-                      str(template))
-
-
-def test_flake8_failure_fails_generation_and_leaves_nothing(tmp_path):
-    template = template_copy(
-        tmp_path, "{{cookiecutter.device_name}}/driver.py",
-        "import sys\n", "import sys\nimport os\n")
-    result = generate_from(template, tmp_path / "out")
+    result = run_python("-m", "cookiecutter", "--no-input", "-o",
+                        str(output), str(template))
     assert result.returncode != 0
     assert "failed a check, so it was not kept" in result.stderr
-    assert "flake8 found problems" in result.stderr
-    assert "F401 'os' imported but unused" in result.stderr
-    assert list((tmp_path / "out").iterdir()) == []
-
-
-@NEEDS_SIPYCO
-def test_smoke_test_failure_fails_generation_and_leaves_nothing(tmp_path):
-    template = template_copy(
-        tmp_path, "{{cookiecutter.device_name}}/driver.py",
-        "        return not self._closed", "        return False")
-    result = generate_from(template, tmp_path / "out")
-    assert result.returncode != 0
-    assert "controller smoke test: ping() returned False, expected True" in \
-        result.stderr
-    assert list((tmp_path / "out").iterdir()) == []
-
-
-@NEEDS_SIPYCO
-def test_smoke_test_reports_a_controller_that_does_not_start(tmp_path):
-    template = template_copy(
-        tmp_path, "{{cookiecutter.device_name}}/"
-        "aqctl_{{cookiecutter.device_name}}.py",
-        "    common_args.init_logger_from_args(args)\n",
-        "    common_args.init_logger_from_args(args)\n"
-        "    raise SystemExit('cannot start')\n")
-    result = generate_from(template, tmp_path / "out")
-    assert result.returncode != 0
-    assert "the controller exited before it served" in result.stderr
-    assert "cannot start" in result.stderr
+    for message in messages:
+        assert message in result.stderr
+    assert list(output.iterdir()) == []
 
 
 def post_gen_hook(tmp_path, **answers):
@@ -207,6 +199,7 @@ def test_missing_tools_are_said_in_one_line_and_skipped(tmp_path):
         "style check skipped.",
         "ndsp-template: sipyco is not installed for this Python; "
         "controller smoke test skipped.",
+        "ndsp-template: hello/README.md says how to install, run and test it.",
     ]
 
 
