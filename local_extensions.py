@@ -56,24 +56,12 @@ def toml_string(text):
 
 def py_string(text):
     """A Python string literal holding ``text``, double-quoted if possible."""
-    text = str(text)
-    literal = repr(text)
-    if literal.startswith("'") and '"' not in text:
-        literal = '"' + literal[1:-1].replace("\\'", "'") + '"'
+    literal = repr(str(text))
+    # repr() single-quotes unless the text holds a ' alone; with no quote
+    # inside at all, the quotes may be swapped as they are.
+    if literal.startswith("'") and '"' not in literal:
+        literal = '"' + literal[1:-1] + '"'
     return literal
-
-
-def docstring_text(text):
-    """``text`` escaped to sit inside a triple-double-quoted docstring."""
-    escaped = []
-    for char in str(text):
-        if char == '"':
-            escaped.append('\\"')
-        elif char == "\\" or not char.isprintable():
-            escaped.append(repr(char)[1:-1])
-        else:
-            escaped.append(char)
-    return "".join(escaped)
 
 
 class NdspExtension(Extension):
@@ -86,7 +74,6 @@ class NdspExtension(Extension):
             class_name=class_name,
             toml_string=toml_string,
             py_string=py_string,
-            docstring_text=docstring_text,
         )
         environment.globals.update(
             artiq_assigned_ports=ARTIQ_ASSIGNED_PORTS,
