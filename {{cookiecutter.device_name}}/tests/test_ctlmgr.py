@@ -65,12 +65,14 @@ async def start_ping_stop(records):
 def test_artiq_ctlmgr_starts_pings_and_stops_the_controller():
     records = Records()
     logger = logging.getLogger(ctlmgr.__name__)
+    level = logger.level
     logger.addHandler(records)
     logger.setLevel(logging.DEBUG)
     try:
         process = asyncio.run(asyncio.wait_for(start_ping_stop(records), 30))
     finally:
         logger.removeHandler(records)
+        logger.setLevel(level)
     assert not [m for m in records.messages if "failed" in m], records.messages
     starts = [m for m in records.messages if m.startswith("Starting")]
     assert len(starts) == 1, starts
