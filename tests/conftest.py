@@ -78,6 +78,12 @@ def run_python(*arguments, cwd=None, timeout=120):
                           capture_output=True, text=True, timeout=timeout)
 
 
+def run_cookiecutter(output_dir, *answers, template=TEMPLATE):
+    """The command line a newcomer runs, with ``key=value`` answers."""
+    return run_python("-m", "cookiecutter", "--no-input", "-o",
+                      str(output_dir), str(template), *answers)
+
+
 @pytest.fixture(scope="session")
 def render(tmp_path_factory):
     """``render(**answers)``: the generated folder, made once per answers."""

@@ -8,7 +8,7 @@ import pytest
 from cookiecutter.exceptions import FailedHookException
 
 from conftest import (HAS_SIPYCO, NEEDS_SIPYCO, TEMPLATE, answers_for,
-                      generate, render_hook, run_python)
+                      generate, render_hook, run_cookiecutter, run_python)
 
 # (answer, bad value, what the hook must say about it)
 REJECTIONS = [
@@ -108,9 +108,8 @@ def test_rejected_answers_leave_nothing_behind(tmp_path, capfd):
 
 
 def test_command_line_rejection_explains_and_leaves_nothing(tmp_path):
-    result = run_python("-m", "cookiecutter", "--no-input", "-o",
-                        str(tmp_path), str(TEMPLATE), "device_name=socket",
-                        "author_email=nobody")
+    result = run_cookiecutter(tmp_path, "device_name=socket",
+                              "author_email=nobody")
     assert result.returncode != 0
     assert "2 answer(s) cannot be used" in result.stderr
     assert "add a vendor prefix" in result.stderr
@@ -119,8 +118,7 @@ def test_command_line_rejection_explains_and_leaves_nothing(tmp_path):
 
 def test_default_generation_runs_both_checks(tmp_path):
     """The README's generate command, as a newcomer runs it."""
-    result = run_python("-m", "cookiecutter", "--no-input", "-o",
-                        str(tmp_path), str(TEMPLATE))
+    result = run_cookiecutter(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ndsp-template: flake8: no problems." in result.stdout
     if HAS_SIPYCO:
@@ -171,8 +169,7 @@ def test_failed_check_fails_generation_and_leaves_nothing(
     template = template_copy(tmp_path, path, old, new)
     output = tmp_path / "out"
     output.mkdir()
-    result = run_python("-m", "cookiecutter", "--no-input", "-o",
-                        str(output), str(template))
+    result = run_cookiecutter(output, template=template)
     assert result.returncode != 0
     assert "failed a check, so it was not kept" in result.stderr
     for message in messages:

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from conftest import (COMBINATIONS, QUESTIONS, TEMPLATE, combination_id,
-                      run_python)
+                      generate, run_python)
 import local_extensions
 
 UNRENDERED = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}|cookiecutter\.")
@@ -105,8 +105,6 @@ def test_packaging_metadata(render):
 
 @pytest.mark.parametrize("text", HOSTILE_TEXT)
 def test_free_text_renders_exactly(tmp_path, text):
-    from conftest import generate
-
     project = generate(tmp_path, device_title=text, author_name=text)
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     assert pyproject["project"]["authors"][0]["name"] == text
@@ -122,8 +120,6 @@ def test_free_text_renders_exactly(tmp_path, text):
 
 
 def test_longest_name_stays_flake8_clean(tmp_path):
-    from conftest import generate
-
     name = "a_very_long_device_namex"
     assert len(name) == 24
     project = generate(tmp_path, device_name=name, include_client=True,

@@ -11,6 +11,8 @@ import pytest
 NAME = "{{ name }}"
 CONTROLLER_MODULE = "{{ name }}.aqctl_{{ name }}"
 STARTUP_TIMEOUT = 15.0  # seconds; generous for a busy machine
+SIPYCO_MISSING = ("sipyco is not installed: this test runs the controller "
+                  "over the real sipyco (see README.md)")
 
 
 def free_port():

@@ -5,11 +5,9 @@ import sys
 
 import pytest
 
-from conftest import NAME, free_port
+from conftest import NAME, SIPYCO_MISSING, free_port
 
-pytest.importorskip(
-    "sipyco", reason="sipyco is not installed: the client tests need "
-    "the real sipyco (see README.md)")
+pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
 
 
 def run_client(port, *arguments):

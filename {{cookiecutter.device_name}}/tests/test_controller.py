@@ -10,11 +10,9 @@ import signal
 
 import pytest
 
-from conftest import NAME, run_controller
+from conftest import NAME, SIPYCO_MISSING, run_controller
 
-pytest.importorskip(
-    "sipyco", reason="sipyco is not installed: the controller tests need "
-    "the real sipyco (see README.md)")
+pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
 
 from {{ name }}.driver import {{ cls }}
 from {{ name }}.aqctl_{{ name }} import (

@@ -9,11 +9,9 @@ import sys
 
 import pytest
 
-from conftest import CONTROLLER_MODULE, NAME, free_port
+from conftest import CONTROLLER_MODULE, NAME, SIPYCO_MISSING, free_port
 
-pytest.importorskip(
-    "sipyco", reason="sipyco is not installed: the controller tests need "
-    "the real sipyco (see README.md)")
+pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
 ctlmgr = pytest.importorskip(
     "artiq_comtools.ctlmgr", reason="artiq-comtools is not installed: "
     "this test runs the controller under its artiq_ctlmgr code")
