@@ -1,14 +1,41 @@
-"""Jinja filters and globals for the ndsp-template (standard library only).
+"""Jinja filters and globals for the ndsp-template.
+
+Nothing beyond what cookiecutter itself brings is imported.
 
 Cookiecutter loads this module through ``_extensions`` in cookiecutter.json;
 the hooks are rendered with the same environment, so the port rules below are
 the single source of truth for the template, the hooks and the tests.
 """
 
+import importlib.metadata
 import pathlib
+import re
 import zlib
 
 from jinja2.ext import Extension
+
+# Older cookiecutters keep command-line booleans ("include_client=yes") as
+# strings. cookiecutter 2.7.0 still reports __version__ 2.6.0, so ask its
+# metadata. ImportError is what cookiecutter turns into one clear line.
+MIN_COOKIECUTTER = (2, 7)
+
+
+def version_tuple(version):
+    """``"2.7.1"`` -> ``(2, 7, 1)``; a pre-release suffix is dropped."""
+    return tuple(int(part) for part in
+                 re.findall(r"\d+", version.split("+")[0])[:3])
+
+
+def check_cookiecutter(version):
+    if version_tuple(version) < MIN_COOKIECUTTER:
+        wanted = ".".join(map(str, MIN_COOKIECUTTER))
+        raise ImportError(
+            f"ndsp-template needs cookiecutter {wanted} or newer, this is "
+            f"{version}: run python3 -m pip install 'cookiecutter>={wanted}' "
+            "(in a virtual environment), or pipx run / uvx cookiecutter")
+
+
+check_cookiecutter(importlib.metadata.version("cookiecutter"))
 
 # Ports ARTIQ assigns to its own services; 3249 is artiq_ctlmgr's control port.
 ARTIQ_ASSIGNED_PORTS = sorted(
@@ -35,10 +62,32 @@ def derived_port(device_name):
     return port
 
 
+def project_folder(device_name):
+    """The name, unchanged, once it is sure to make a folder of its own.
+
+    cookiecutter creates the project's folder before the pre-generation hook
+    runs: an empty name would be the output folder itself, a path would
+    write elsewhere. Stop at once with one line instead.
+    """
+    name = str(device_name)
+    if name in ("", ".", "..") or "/" in name or "\\" in name:
+        raise SystemExit(
+            f"ndsp-template: device_name = {name!r}: must be a lowercase "
+            "Python identifier such as 'acme_psu' (it names the project's "
+            "folder)")
+    return name
+
+
 def class_name(device_name):
     """``my_psu`` -> ``MyPsu``: the driver's class name."""
     return "".join(part[:1].upper() + part[1:]
                    for part in str(device_name).split("_"))
+
+
+def title_from_name(device_name):
+    """``acme_psu`` -> ``Acme Psu``: the default device title."""
+    return " ".join(part[:1].upper() + part[1:]
+                    for part in str(device_name).split("_") if part)
 
 
 def toml_string(text):
@@ -71,7 +120,9 @@ class NdspExtension(Extension):
         super().__init__(environment)
         environment.filters.update(
             derived_port=derived_port,
+            project_folder=project_folder,
             class_name=class_name,
+            title_from_name=title_from_name,
             toml_string=toml_string,
             py_string=py_string,
         )

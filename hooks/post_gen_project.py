@@ -29,6 +29,8 @@ SMOKE_CALLS = [
 ]
 SMOKE_OUTPUT = "message: smoke test"
 SMOKE_TIMEOUT = 15.0  # seconds; generous for a busy machine
+# Left by the pre-generation hook when the folder held files already (-f).
+OVERWRITE_MARKER = ".ndsp-template-overwrite"
 
 
 class CheckFailed(Exception):
@@ -127,8 +129,25 @@ def smoke_test(project):
         "message() over RPC and exited cleanly on terminate.")
 
 
+def take_overwrite_marker(project):
+    """Whether the folder held files before cookiecutter wrote it."""
+    marker = project / OVERWRITE_MARKER
+    overwritten = marker.exists()
+    marker.unlink(missing_ok=True)
+    return overwritten
+
+
+def failure_outcome(overwritten):
+    """What cookiecutter does with the folder once this hook fails."""
+    if overwritten:
+        return ("the folder existed before (cookiecutter -f): its files "
+                "were overwritten and are left as they are now")
+    return "it was removed"
+
+
 def main():
     project = pathlib.Path.cwd()
+    overwritten = take_overwrite_marker(project)
     remove_unchosen_parts(project, ANSWERS)
     if not ANSWERS["run_checks"]:
         say("checks skipped (run_checks is false).")
@@ -137,10 +156,10 @@ def main():
         run_flake8(project)
         smoke_test(project)
     except CheckFailed as failure:
-        print(f"ndsp-template: the generated NDSP failed a check, so it was "
-              f"not kept:\n{failure}\nRerun with --keep-project-on-failure "
-              f"to inspect it, or answer run_checks=no to skip the checks.",
-              file=sys.stderr)
+        print(f"ndsp-template: the generated NDSP failed a check, so "
+              f"{failure_outcome(overwritten)}:\n{failure}\nRerun with "
+              f"--keep-project-on-failure to inspect it, or answer "
+              f"run_checks=no to skip the checks.", file=sys.stderr)
         return 1
     say(f"{NAME}/README.md says how to install, run and test it.")
     return 0

@@ -6,24 +6,57 @@ nothing else. The answers arrive as JSON data, never as code.
 
 import json
 import keyword
+import os
+import pathlib
+import pkgutil
 import re
 import sys
+import sysconfig
 
 ANSWERS = json.loads(r'''{{ cookiecutter | tojson }}''')
 ARTIQ_ASSIGNED_PORTS = frozenset(json.loads(
     r'''{{ artiq_assigned_ports | tojson }}'''))
 LICENSES = json.loads(r'''{{ licenses | tojson }}''')
+# On the command line cookiecutter itself refuses an unknown choice or a
+# yes/no it cannot read; answers from a replay file or cruft's .cruft.json
+# reach this hook unchecked.
 DRIVER_APIS = ("sync", "asyncio")
 BOOLEAN_KEYS = ("include_client", "run_checks")
 
 MAX_NAME_LENGTH = 24
 MAX_TITLE_LENGTH = 60
 MAX_AUTHOR_LENGTH = 100
-# Packages an NDSP imports, or that its repository already uses as a folder.
-RESERVED_NAMES = frozenset({"sipyco", "artiq", "artiq_comtools", "numpy",
-                            "pytest", "setuptools", "tests"})
-STDLIB_MODULES = getattr(sys, "stdlib_module_names", frozenset())
+# What an NDSP, its tests and the tools that run them import, and its own
+# folders: a package of that name would shadow the real one.
+RESERVED_NAMES = frozenset({
+    "sipyco", "artiq", "artiq_comtools", "numpy", "pybase64", "aiohttp",
+    "lmdb", "platformdirs", "serial", "serial_asyncio", "pyvisa",
+    "pyvisa_py", "pyvisa_sim", "pytest", "_pytest", "pluggy", "hypothesis",
+    "conftest", "flake8", "pip", "setuptools", "tests",
+})
+# Standard-library modules that Python 3.10 to 3.12 still have (PEP 594,
+# PEP 632): generated projects run there, whatever runs cookiecutter.
+REMOVED_STDLIB_MODULES = frozenset({
+    "aifc", "asynchat", "asyncore", "audioop", "cgi", "cgitb", "chunk",
+    "crypt", "distutils", "imghdr", "imp", "lib2to3", "mailcap", "msilib",
+    "nis", "nntplib", "ossaudiodev", "pipes", "smtpd", "sndhdr", "spwd",
+    "sunau", "telnetlib", "uu", "xdrlib",
+})
+# Read, then removed, by the post-generation hook.
+OVERWRITE_MARKER = ".ndsp-template-overwrite"
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+
+
+def stdlib_module_names():
+    """The standard library's top-level modules, on any Python 3."""
+    names = getattr(sys, "stdlib_module_names", None)
+    if names is None:  # Python 3.9 and older: list the stdlib folders.
+        folders = {sysconfig.get_paths()["stdlib"],
+                   sysconfig.get_paths()["platstdlib"]}
+        folders |= {os.path.join(folder, "lib-dynload") for folder in folders}
+        names = {module.name for module in pkgutil.iter_modules(folders)}
+        names |= set(sys.builtin_module_names)
+    return frozenset(names) | REMOVED_STDLIB_MODULES
 
 
 def device_name_problems(name):
@@ -37,7 +70,7 @@ def device_name_problems(name):
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
         return ["is a Python keyword; add a prefix or suffix "
                 f"(e.g. '{name}_dev')"]
-    if name in STDLIB_MODULES or name in RESERVED_NAMES:
+    if name in stdlib_module_names() or name in RESERVED_NAMES:
         return [f"would shadow the '{name}' module; add a vendor prefix "
                 f"(e.g. 'acme_{name}')"]
     return []
@@ -57,9 +90,12 @@ def text_problems(text, max_length):
 
 
 def port_problems(port):
-    """Why ``port`` cannot be the controller's default TCP port."""
+    """Why ``port``, rendered as it is into Python, cannot be the port."""
     if not re.fullmatch(r"[0-9]+", str(port)):
         return ["must be a whole number such as 3300"]
+    if str(port) != str(int(port)):
+        return [f"has a leading zero, a SyntaxError in Python: write "
+                f"{int(port)}"]
     port = int(port)
     if not 1024 <= port <= 65535:
         return ["must be from 1024 to 65535 (ports below 1024 need root)"]
@@ -97,9 +133,20 @@ def problems(answers):
             for key, messages in found.items() for message in messages]
 
 
+def mark_overwrite(project):
+    """Tell the post-generation hook that the folder held files already.
+
+    cookiecutter -f writes over an existing folder and, should a check fail,
+    leaves it; only this hook sees the folder before it is written.
+    """
+    if any(project.iterdir()):
+        (project / OVERWRITE_MARKER).touch()
+
+
 def main():
     found = problems(ANSWERS)
     if not found:
+        mark_overwrite(pathlib.Path.cwd())
         return 0
     print(f"ndsp-template: {len(found)} answer(s) cannot be used; "
           "nothing was generated:", file=sys.stderr)

@@ -48,6 +48,14 @@ def test_unopenable_device_gives_one_error_line(tmp_path):
         f"aqctl_{NAME}: error: cannot open device {str(missing)!r}: ")
 
 
+def test_a_mistyped_device_is_not_created(tmp_path):
+    unplugged = tmp_path / "ttyUSB0"
+    result = run_controller("-d", str(unplugged))
+    assert result.returncode == 1
+    assert "No such file or directory" in result.stderr
+    assert not unplugged.exists()
+
+
 def test_verbose_shows_the_traceback(tmp_path):
     result = run_controller("-v", "-d", str(tmp_path / "missing" / "tty"))
     assert result.returncode == 1
@@ -99,6 +107,7 @@ def test_calls_reach_the_simulated_device(simulation):
 
 def test_calls_reach_the_device(start_controller, tmp_path):
     console = tmp_path / "console.txt"
+    console.touch()
     controller = start_controller("-d", str(console))
     client = controller.client()
     try:
@@ -115,7 +124,9 @@ def test_signal_stops_the_controller_cleanly(start_controller, tmp_path,
                                              signal_name):
     if not hasattr(signal, signal_name):
         pytest.skip(f"{signal_name} does not exist on this platform")
-    controller = start_controller("-d", str(tmp_path / "console.txt"))
+    console = tmp_path / "console.txt"
+    console.touch()
+    controller = start_controller("-d", str(console))
     controller.client().close_rpc()
     controller.process.send_signal(getattr(signal, signal_name))
     code, _, stderr = controller.wait()

@@ -1,78 +1,162 @@
-"""The device_db entry under artiq_ctlmgr's own controller code."""
+"""The device_db entry as written, under a real artiq_master and artiq_ctlmgr.
 
-import asyncio
-import logging
+Both run as a user starts them, with their default arguments: the master
+in a folder holding this package's device_db.py, artiq_ctlmgr with none,
+so that it connects to the master at "localhost" and starts the entries
+whose host matches. Only "-d console" becomes "--simulation". Should
+another ARTIQ master hold ARTIQ's ports on this machine, this pair moves
+to free ports, so that the test never meets a real experiment's master.
+"""
+
+import importlib.util
 import pathlib
 import runpy
-import shlex
+import shutil
+import socket
+import subprocess
 import sys
+import time
 
 import pytest
 
-from conftest import CONTROLLER_MODULE, NAME, SIPYCO_MISSING, free_port
+from conftest import NAME, SIPYCO_MISSING, STARTUP_TIMEOUT
 
 pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
-ctlmgr = pytest.importorskip(
-    "artiq_comtools.ctlmgr", reason="artiq-comtools is not installed: "
-    "this test runs the controller under its artiq_ctlmgr code")
+from sipyco.pc_rpc import Client
+
+for module, package in (("artiq_comtools", "artiq-comtools"),
+                        ("artiq.frontend.artiq_master", "artiq")):
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ImportError:
+        found = False
+    if not found:
+        pytest.skip(f"{package} is not installed: this test runs the real "
+                    "artiq_master and artiq_ctlmgr", allow_module_level=True)
+if shutil.which(f"aqctl_{NAME}") is None:
+    pytest.skip(f"aqctl_{NAME} is not on PATH: install this package "
+                "(pip install -e .) so that artiq_ctlmgr can start it",
+                allow_module_level=True)
 
 DEVICE_DB = pathlib.Path(__file__).parent.parent / "device_db.py"
-# A second ping means the first succeeded: a failed one restarts it.
-PINGS = 2
+# ARTIQ's defaults: the master's notify, control, logging and broadcast
+# ports, and artiq_ctlmgr's control port.
+MASTER_PORTS = {"--port-notify": 3250, "--port-control": 3251,
+                "--port-logging": 1066, "--port-broadcast": 1067}
+CTLMGR_CONTROL_PORT = 3249
 
 
-class Records(logging.Handler):
-    """Keeps the messages artiq_ctlmgr logs."""
-
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.messages = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
+def port_is_free(port):
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
-def ctlmgr_entry():
-    """This package's entry, pinged every 2 s on a free port.
-
-    The console script may not be installed, so the command runs the module
-    with this Python; the rest of the command is the entry's own.
-    """
-    entry = dict(runpy.run_path(str(DEVICE_DB))["device_db"][NAME])
-    program, arguments = entry["command"].split(" ", 1)
-    assert program == f"aqctl_{NAME}"
-    entry["command"] = (f"{shlex.quote(sys.executable)} "
-                        f"-m {CONTROLLER_MODULE} {arguments}")
-    entry.update(host="127.0.0.1", port=free_port(), ping_timer=2.0)
-    return entry
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
-async def start_ping_stop(records):
-    controllers = ctlmgr.Controllers(loop=asyncio.get_running_loop())
-    controllers.host_filter = "127.0.0.1"
-    controllers[NAME] = ctlmgr_entry()
-    await controllers.queue.join()
-    controller = controllers.active[NAME]
-    while records.messages.count(f"pinging controller {NAME}") < PINGS:
-        await asyncio.sleep(0.1)
-    process = controller.process
-    await controllers.shutdown()
-    return process
+def as_options(ports):
+    return [str(item) for option, port in ports.items()
+            for item in (option, port)]
 
 
-def test_artiq_ctlmgr_starts_pings_and_stops_the_controller():
-    records = Records()
-    logger = logging.getLogger(ctlmgr.__name__)
-    level = logger.level
-    logger.addHandler(records)
-    logger.setLevel(logging.DEBUG)
+def port_options():
+    """No options while ARTIQ's ports are free; else free ports for both."""
+    if all(map(port_is_free, [*MASTER_PORTS.values(), CTLMGR_CONTROL_PORT])):
+        return [], []
+    master = {option: free_port() for option in MASTER_PORTS}
+    ctlmgr = {"--port-notify": master["--port-notify"],
+              "--port-logging": master["--port-logging"],
+              "--port-control": free_port()}
+    return as_options(master), as_options(ctlmgr)
+
+
+def write_simulation_device_db(folder):
+    """This package's device_db.py, with --simulation for -d console."""
+    source = DEVICE_DB.read_text()
+    device = ' -d console"'  # the end of the entry's command
+    assert source.count(device) == 1, "the entry's command changed"
+    path = folder / "device_db.py"
+    path.write_text(source.replace(device, ' --simulation"'))
+    return runpy.run_path(str(path))["device_db"][NAME]
+
+
+def ping(host, port):
+    """What artiq_ctlmgr asks the controller every 30 s."""
     try:
-        process = asyncio.run(asyncio.wait_for(start_ping_stop(records), 30))
+        client = Client(host, port, NAME, timeout=5)
+    except OSError:
+        return False
+    try:
+        return client.ping()
     finally:
-        logger.removeHandler(records)
-        logger.setLevel(level)
-    assert not [m for m in records.messages if "failed" in m], records.messages
-    starts = [m for m in records.messages if m.startswith("Starting")]
-    assert len(starts) == 1, starts
-    assert f"Controller {NAME} terminated" in records.messages
-    assert process.returncode == 0
+        client.close_rpc()
+
+
+class Program:
+    """An ARTIQ program run from this Python, its output in a log file."""
+
+    def __init__(self, module, options, folder):
+        self.log = folder / (module.rsplit(".", 1)[-1] + ".log")
+        with open(self.log, "w") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", module, *options], cwd=folder,
+                stdout=log, stderr=subprocess.STDOUT)
+
+    def output(self):
+        return self.log.read_text()
+
+    def stop(self):
+        """Stop it as Ctrl-C or a service manager does; its exit code."""
+        if self.process.poll() is None:
+            self.process.terminate()
+        try:
+            return self.process.wait(STARTUP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+
+def wait_for(condition, failure, *programs):
+    deadline = time.monotonic() + 2 * STARTUP_TIMEOUT
+    while not condition():
+        exited = [p for p in programs if p.process.poll() is not None]
+        if exited or time.monotonic() > deadline:
+            pytest.fail(failure + "".join(
+                f"\n--- {p.log.name}:\n{p.output()}" for p in programs))
+        time.sleep(0.1)
+
+
+def test_artiq_ctlmgr_starts_and_stops_the_entry_as_written(tmp_path):
+    master_options, ctlmgr_options = port_options()
+    entry = write_simulation_device_db(tmp_path)
+    (tmp_path / "repository").mkdir()
+    master = Program("artiq.frontend.artiq_master", master_options, tmp_path)
+    try:
+        wait_for(lambda: "now ready" in master.output(),
+                 "artiq_master never became ready", master)
+        # -v: log each start and stop; it changes nothing else.
+        ctlmgr = Program("artiq_comtools.artiq_ctlmgr",
+                         ["-v", *ctlmgr_options], tmp_path)
+        try:
+            wait_for(lambda: ping(entry["host"], entry["port"]),
+                     "the controller never answered ping() at "
+                     f"{entry['host']}:{entry['port']}", master, ctlmgr)
+        finally:
+            ctlmgr_code = ctlmgr.stop()
+    finally:
+        master.stop()
+    log = ctlmgr.output()
+    assert ctlmgr_code == 0, log
+    assert log.count(f"Starting controller {NAME}") == 1, log
+    # Terminated through the RPC, or by SIGTERM when the host is a name.
+    assert (f"Controller {NAME} terminated" in log
+            or f"Controller process {NAME} terminated" in log), log
+    assert "Traceback" not in log, log
+    assert not ping(entry["host"], entry["port"])

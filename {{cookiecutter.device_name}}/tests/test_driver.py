@@ -22,11 +22,19 @@ def public_methods(cls):
             if not name.startswith("_")}
 
 
+@pytest.fixture
+def console(tmp_path):
+    """An existing file to print on, as a terminal would be."""
+    path = tmp_path / "console.txt"
+    path.touch()
+    return path
+
+
 @pytest.fixture(params=["device", "simulation"])
-def driver(request, tmp_path):
+def driver(request, console):
     """The driver on a file as its console, then the simulation."""
     if request.param == "device":
-        return {{ cls }}(str(tmp_path / "console.txt"))
+        return {{ cls }}(str(console))
     return {{ cls }}Sim()
 
 
@@ -63,8 +71,7 @@ def test_message_on_the_console(capsys):
     assert capsys.readouterr().out == "stdout stays open\n"
 
 
-def test_message_on_a_terminal_or_file(tmp_path):
-    console = tmp_path / "console.txt"
+def test_message_on_a_terminal_or_file(console):
     driver = {{ cls }}(str(console))
     {{ call('driver.message("first")') }}
     {{ call('driver.message("second")') }}
@@ -75,6 +82,13 @@ def test_message_on_a_terminal_or_file(tmp_path):
 def test_device_that_cannot_be_opened(tmp_path):
     with pytest.raises(FileNotFoundError):
         {{ cls }}(str(tmp_path / "missing" / "tty"))
+
+
+def test_a_missing_device_is_not_created(tmp_path):
+    unplugged = tmp_path / "ttyUSB0"
+    with pytest.raises(FileNotFoundError):
+        {{ cls }}(str(unplugged))
+    assert not unplugged.exists()
 
 
 def test_simulation_prints_what_the_device_would(capsys):

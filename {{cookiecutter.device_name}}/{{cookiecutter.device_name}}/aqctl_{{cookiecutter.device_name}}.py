@@ -26,7 +26,7 @@ def get_argparser():
     device.add_argument(
         "-d", "--device",
         help="where to print: 'console' for this controller's standard "
-             "output, or the path of a terminal or file")
+             "output, or the path of an existing terminal or file")
     device.add_argument(
         "--simulation", action="store_true",
         help="run against a simulated device, without hardware")

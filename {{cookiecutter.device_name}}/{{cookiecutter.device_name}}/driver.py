@@ -8,12 +8,19 @@ that sipyco cannot name (``-> None``, ``int | None``; sipyco#8).
 """
 
 import logging
+import os
 import sys
 
 logger = logging.getLogger(__name__)
 
 # The device name that means this process's own standard output.
 CONSOLE = "console"
+
+
+def _open_existing(path, flags):
+    """open()'s opener that never creates: a mistyped or unplugged
+    /dev/ttyUSB0 must fail, not become a regular file."""
+    return os.open(path, flags & ~os.O_CREAT)
 
 
 def _console_line(msg):
@@ -27,14 +34,15 @@ class {{ cls }}:
     """Prints the messages it is sent on a console.
 
     ``device`` is "console" for the controller's standard output, or the path
-    of a terminal or file to print on.
+    of an existing terminal or file to print on.
     """
 
     def __init__(self, device):
         if device == CONSOLE:
             self._output = sys.stdout
         else:
-            self._output = open(device, "a", encoding="utf-8")
+            self._output = open(device, "a", encoding="utf-8",
+                                opener=_open_existing)
         logger.info("printing on %s", device)
 
     {{ def }} message(self, msg):
