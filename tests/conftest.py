@@ -24,6 +24,26 @@ NEEDS_SIPYCO = pytest.mark.skipif(
 sys.path.insert(0, str(TEMPLATE))
 
 
+def write_cookiecutter_config(folder):
+    """A cookiecutter config keeping its replay and clone folders here."""
+    config = folder / "cookiecutter.yaml"
+    config.write_text(f"cookiecutters_dir: {json.dumps(str(folder / 'cc'))}\n"
+                      f"replay_dir: {json.dumps(str(folder / 'replay'))}\n")
+    return config
+
+
+@pytest.fixture(scope="session", autouse=True)
+def keep_out_of_home(tmp_path_factory):
+    """cookiecutter's replay files and pip's cache go to a temporary
+    folder, for these tests and every program they start."""
+    folder = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("COOKIECUTTER_CONFIG",
+                     str(write_cookiecutter_config(folder)))
+        patch.setenv("PIP_CACHE_DIR", str(folder / "pip-cache"))
+        yield folder
+
+
 def combination_id(answers):
     """A test id naming the combination, e.g. ``asyncio-client-MIT``."""
     parts = [answers.get("driver_api", "sync"),

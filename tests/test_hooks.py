@@ -1,7 +1,9 @@
 """The hooks: every rejection rule, the pruning, the post-generation checks."""
 
 import ast
+import os
 import shutil
+import subprocess
 import sys
 
 import pytest
@@ -9,6 +11,7 @@ from cookiecutter.exceptions import FailedHookException
 
 from conftest import (HAS_SIPYCO, NEEDS_SIPYCO, TEMPLATE, answers_for,
                       generate, render_hook, run_cookiecutter, run_python)
+import local_extensions
 
 # (answer, bad value, what the hook must say about it)
 REJECTIONS = [
@@ -23,6 +26,10 @@ REJECTIONS = [
     ("device_name", "artiq", "would shadow the 'artiq' module"),
     ("device_name", "numpy", "would shadow the 'numpy' module"),
     ("device_name", "tests", "would shadow the 'tests' module"),
+    ("device_name", "conftest", "would shadow the 'conftest' module"),
+    ("device_name", "serial", "would shadow the 'serial' module"),
+    ("device_name", "pyvisa", "would shadow the 'pyvisa' module"),
+    ("device_name", "telnetlib", "would shadow the 'telnetlib' module"),
     ("device_name", "a" * 25, "at most 24"),
     ("device_title", "", "is empty"),
     ("device_title", "   ", "is empty"),
@@ -37,6 +44,9 @@ REJECTIONS = [
     ("default_port", "3276", "one of ARTIQ's own ports"),
     ("default_port", "port", "whole number"),
     ("default_port", "-5", "whole number"),
+    ("default_port", "03300", "leading zero, a SyntaxError in Python: "
+     "write 3300"),
+    ("default_port", "08080", "leading zero"),
     ("driver_api", "threads", "must be one of: sync, asyncio"),
     ("license", "WTFPL", "must be one of:"),
     ("author_name", "", "is empty"),
@@ -148,8 +158,8 @@ CONTROLLER = ("{{cookiecutter.device_name}}/"
 STARTUP = "    common_args.init_logger_from_args(args)\n"
 # (file to break, text, its broken replacement, what the failure must say)
 BROKEN_TEMPLATES = [
-    pytest.param(DRIVER, "import sys\n", "import sys\nimport os\n",
-                 ["flake8 found problems", "F401 'os' imported but unused"],
+    pytest.param(DRIVER, "import sys\n", "import sys\nimport json\n",
+                 ["flake8 found problems", "F401 'json' imported but unused"],
                  id="flake8"),
     pytest.param(DRIVER, "        return not self._closed",
                  "        return False",
@@ -171,7 +181,7 @@ def test_failed_check_fails_generation_and_leaves_nothing(
     output.mkdir()
     result = run_cookiecutter(output, template=template)
     assert result.returncode != 0
-    assert "failed a check, so it was not kept" in result.stderr
+    assert "failed a check, so it was removed" in result.stderr
     for message in messages:
         assert message in result.stderr
     assert list(output.iterdir()) == []
@@ -232,3 +242,83 @@ def test_hooks_import_only_the_standard_library(tmp_path, hook_name):
             continue
         for module in modules:
             assert module.split(".")[0] in sys.stdlib_module_names, module
+
+
+@pytest.mark.parametrize("name", ["", ".", "..", "a/b", "/tmp"])
+def test_a_name_that_is_no_folder_stops_in_one_line(tmp_path, name):
+    """cookiecutter makes the folder before the hook runs: stop earlier."""
+    result = run_cookiecutter(tmp_path, f"device_name={name}")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"ndsp-template: device_name = {name!r}: must be a lowercase Python "
+        "identifier such as 'acme_psu' (it names the project's folder)\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_standard_library_names_are_refused_without_stdlib_module_names(
+        tmp_path):
+    """Python 3.9 has no sys.stdlib_module_names: the hook lists the
+    standard library's folders instead."""
+    answers = answers_for()
+    answers["device_name"] = "socket"
+    hook = render_hook("pre_gen_project", answers, tmp_path / "pre.py")
+    result = run_python(
+        "-c", "import runpy, sys; del sys.stdlib_module_names; "
+        f"runpy.run_path({str(hook)!r}, run_name='__main__')", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "would shadow the 'socket' module" in result.stderr
+
+
+@pytest.mark.parametrize("answer, kept", [("yes", True), ("no", False)])
+def test_booleans_on_the_command_line(tmp_path, answer, kept):
+    result = run_cookiecutter(tmp_path, f"include_client={answer}",
+                              "run_checks=no")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "hello" / "hello" / "aqcli_hello.py").exists() == kept
+
+
+@pytest.mark.parametrize("version, accepted", [
+    ("2.6.0", False), ("1.7.3", False), ("2.7.0", True), ("2.7.1", True),
+    ("3.0.0rc1", True),
+])
+def test_cookiecutter_version_check(version, accepted):
+    if accepted:
+        local_extensions.check_cookiecutter(version)
+        return
+    with pytest.raises(ImportError, match=(
+            rf"needs cookiecutter 2\.7 or newer, this is {version}: ")):
+        local_extensions.check_cookiecutter(version)
+
+
+def test_overwriting_says_the_files_stay(tmp_path):
+    """With -f over an existing project, cookiecutter keeps the folder
+    when a check fails: the message says so, and the files are there."""
+    output = tmp_path / "out"
+    check = run_cookiecutter(output, "run_checks=no")
+    assert check.returncode == 0, check.stderr
+    (output / "hello" / "notes.txt").write_text("mine")
+    template = template_copy(tmp_path, DRIVER, "import sys\n",
+                             "import sys\nimport json\n")
+    result = run_python("-m", "cookiecutter", "--no-input", "-f", "-o",
+                        str(output), str(template))
+    assert result.returncode != 0
+    assert ("failed a check, so the folder existed before (cookiecutter -f):"
+            " its files were overwritten and are left as they are now"
+            in result.stderr)
+    project = output / "hello"
+    assert (project / "notes.txt").read_text() == "mine"
+    assert "import json" in (project / "hello" / "driver.py").read_text()
+    assert not list(project.glob(".ndsp-template-*"))
+
+
+def test_generation_writes_nothing_in_home(tmp_path, keep_out_of_home):
+    home = tmp_path / "home"
+    home.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", "--no-input", "-o",
+         str(tmp_path / "out"), str(TEMPLATE), "run_checks=no"],
+        env=dict(os.environ, HOME=str(home)), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert list(home.iterdir()) == []
+    assert list((keep_out_of_home / "replay").glob("*.json"))

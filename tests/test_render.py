@@ -3,10 +3,14 @@
 import ast
 import re
 import runpy
-import tomllib
 from datetime import datetime, timezone
 
 import pytest
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 from conftest import (COMBINATIONS, QUESTIONS, TEMPLATE, combination_id,
                       generate, run_python)
