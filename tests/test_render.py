@@ -156,3 +156,14 @@ def test_string_filters_round_trip(text):
     assert ast.literal_eval(local_extensions.py_string(text)) == text
     assert tomllib.loads("x = " + local_extensions.toml_string(text))["x"] \
         == text
+
+
+def test_device_title_follows_the_name(render):
+    project = render(device_name="acme_psu")
+    assert (project / "README.md").read_text().startswith("# Acme Psu\n")
+    controller = (project / "acme_psu" / "aqctl_acme_psu.py").read_text()
+    assert 'DEVICE_TITLE = "Acme Psu"\n' in controller
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["project"]["description"].endswith(" Acme Psu")
+    for path in files(project):
+        assert "Hello" not in path.read_text(), path
