@@ -1,6 +1,7 @@
 """The hooks: every rejection rule, the pruning, the post-generation checks."""
 
 import ast
+import json
 import os
 import shutil
 import subprocess
@@ -322,3 +323,24 @@ def test_generation_writes_nothing_in_home(tmp_path, keep_out_of_home):
     assert result.returncode == 0, result.stderr
     assert list(home.iterdir()) == []
     assert list((keep_out_of_home / "replay").glob("*.json"))
+
+
+def test_a_replayed_answer_gets_the_same_checks(tmp_path, keep_out_of_home):
+    """A replay file (or cruft's .cruft.json) skips cookiecutter's own
+    checks of choices and yes/no: the hook still refuses what it cannot
+    use."""
+    first = run_cookiecutter(tmp_path / "first", "run_checks=no")
+    assert first.returncode == 0, first.stderr
+    replay = json.loads((keep_out_of_home / "replay" /
+                         f"{TEMPLATE.name}.json").read_text())
+    replay["cookiecutter"].update(license="WTFPL", include_client="maybe")
+    replay_file = tmp_path / "replay.json"
+    replay_file.write_text(json.dumps(replay))
+    output = tmp_path / "out"
+    result = run_python("-m", "cookiecutter", "--replay-file",
+                        str(replay_file), "-o", str(output), str(TEMPLATE))
+    assert result.returncode != 0
+    assert "2 answer(s) cannot be used" in result.stderr
+    assert "license = 'WTFPL': must be one of:" in result.stderr
+    assert "include_client = 'maybe': must be yes or no" in result.stderr
+    assert not output.exists() or list(output.iterdir()) == []

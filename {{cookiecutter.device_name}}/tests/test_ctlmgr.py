@@ -19,18 +19,22 @@ import time
 
 import pytest
 
-from conftest import NAME, SIPYCO_MISSING, STARTUP_TIMEOUT
+from conftest import NAME, SIPYCO_MISSING, STARTUP_TIMEOUT, free_port
 
 pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
 from sipyco.pc_rpc import Client
 
+
+def importable(module):
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:  # its parent package is missing
+        return False
+
+
 for module, package in (("artiq_comtools", "artiq-comtools"),
                         ("artiq.frontend.artiq_master", "artiq")):
-    try:
-        found = importlib.util.find_spec(module) is not None
-    except ImportError:
-        found = False
-    if not found:
+    if not importable(module):
         pytest.skip(f"{package} is not installed: this test runs the real "
                     "artiq_master and artiq_ctlmgr", allow_module_level=True)
 if shutil.which(f"aqctl_{NAME}") is None:
@@ -53,12 +57,6 @@ def port_is_free(port):
         except OSError:
             return False
     return True
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def as_options(ports):
