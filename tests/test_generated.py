@@ -27,7 +27,7 @@ def importable(module):
 
 HAS_ARTIQ = (importable("artiq_comtools")
              and importable("artiq.frontend.artiq_master"))
-# A second name for localhost, ::1 first, as on many desktops.
+# An /etc/hosts where localhost resolves to ::1 first, as on many desktops.
 LOCALHOST_IPV6_FIRST = "::1 localhost\n127.0.0.1 localhost\n"
 
 

@@ -292,12 +292,33 @@ def test_cookiecutter_version_check(version, accepted):
         local_extensions.check_cookiecutter(version)
 
 
+def test_an_older_cookiecutter_stops_in_one_line(tmp_path):
+    """As under cookiecutter 2.6.0: its metadata comes first on the path."""
+    metadata = tmp_path / "cookiecutter-2.6.0.dist-info" / "METADATA"
+    metadata.parent.mkdir()
+    metadata.write_text("Metadata-Version: 2.1\nName: cookiecutter\n"
+                        "Version: 2.6.0\n")
+    output = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", "--no-input", "-o",
+         str(output), str(TEMPLATE), "include_client=yes"],
+        env=dict(os.environ, PYTHONPATH=str(tmp_path)),
+        capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        "Unable to load extension: ndsp-template needs cookiecutter 2.7 or "
+        "newer, this is 2.6.0: run python3 -m pip install "
+        "'cookiecutter>=2.7' (in a virtual environment), or pipx run / uvx "
+        "cookiecutter"]
+    assert not output.exists()
+
+
 def test_overwriting_says_the_files_stay(tmp_path):
     """With -f over an existing project, cookiecutter keeps the folder
     when a check fails: the message says so, and the files are there."""
     output = tmp_path / "out"
-    check = run_cookiecutter(output, "run_checks=no")
-    assert check.returncode == 0, check.stderr
+    first = run_cookiecutter(output, "run_checks=no")
+    assert first.returncode == 0, first.stderr
     (output / "hello" / "notes.txt").write_text("mine")
     template = template_copy(tmp_path, DRIVER, "import sys\n",
                              "import sys\nimport json\n")
