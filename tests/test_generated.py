@@ -34,8 +34,8 @@ LOCALHOST_IPV6_FIRST = "::1 localhost\n127.0.0.1 localhost\n"
 class Installed:
     """A generated project, its wheel, and a virtual environment holding it.
 
-    The environment sees the system's packages (sipyco) and this test run's
-    (pytest), as one made with --system-site-packages sees the system's.
+    The environment sees the packages this test run sees (sipyco if any,
+    pytest), as one made with --system-site-packages sees the system's.
     """
 
     def __init__(self, answers, project, folder):
@@ -46,8 +46,7 @@ class Installed:
                          str(dist), str(project), timeout=300))
         [self.wheel] = dist.glob("*.whl")
         self.venv = folder / "venv"
-        check(run_python("-m", "venv", "--system-site-packages",
-                         "--without-pip", str(self.venv)))
+        check(run_python("-m", "venv", "--without-pip", str(self.venv)))
         self.python = self.venv / "bin" / "python"
         self._see_this_test_run(self.venv)
         # With sipyco at hand, pip checks the dependencies as for a user.
