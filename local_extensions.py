@@ -45,6 +45,22 @@ ARTIQ_ASSIGNED_PORTS = sorted(
 LICENSES = sorted(path.stem for path in (
     pathlib.Path(__file__).parent / "templates" / "licenses").glob("*.txt"))
 
+# Per transport: what a device address looks like, and the libraries the
+# generated package needs (by driver_api); pyvisa-sim only for its tests.
+EXAMPLE_ADDRESSES = {
+    "console": "console",
+    "serial": "/dev/ttyUSB0",
+    "tcp": "192.168.1.50:5025",
+    "visa": "TCPIP::192.168.1.50::INSTR",
+}
+TRANSPORT_LIBRARIES = {
+    ("serial", "sync"): ["pyserial"],
+    ("serial", "asyncio"): ["pyserial", "pyserial-asyncio"],
+    ("visa", "sync"): ["pyvisa", "pyvisa-py"],
+    ("visa", "asyncio"): ["pyvisa", "pyvisa-py"],
+}
+TEST_LIBRARIES = {"visa": ["pyvisa-sim"]}
+
 # Derived ports land here: clear of ARTIQ, of the privileged ports and of the
 # ephemeral range that operating systems hand out to clients (32768 and up).
 DERIVED_PORT_RANGE = range(10000, 30000)
@@ -90,6 +106,11 @@ def title_from_name(device_name):
                     for part in str(device_name).split("_") if part)
 
 
+def transport_libraries(transport, driver_api):
+    """The PyPI names a transport needs, for ``dependencies``."""
+    return TRANSPORT_LIBRARIES.get((transport, driver_api), [])
+
+
 def toml_string(text):
     """A TOML basic string holding ``text`` exactly (UTF-8 kept as is)."""
     escaped = []
@@ -123,10 +144,13 @@ class NdspExtension(Extension):
             project_folder=project_folder,
             class_name=class_name,
             title_from_name=title_from_name,
+            transport_libraries=transport_libraries,
             toml_string=toml_string,
             py_string=py_string,
         )
         environment.globals.update(
             artiq_assigned_ports=ARTIQ_ASSIGNED_PORTS,
             licenses=LICENSES,
+            example_addresses=EXAMPLE_ADDRESSES,
+            test_libraries=TEST_LIBRARIES,
         )

@@ -1,8 +1,8 @@
 {%- set name = cookiecutter.device_name -%}
 # The controller's device_db entry: merge it into your ARTIQ device_db.py.
 # artiq_ctlmgr starts the controller, pings it every 30 s (restarting it when
-# ping() fails) and stops it. For a run without hardware, replace
-# "-d console" with "--simulation".
+# ping() fails) and stops it. For a run without hardware, append
+# "--simulation" to the command: it wins over -d.
 #
 # artiq_ctlmgr starts only the entries whose "host" resolves to the address
 # it reaches the master from, and passes that address as {bind}.
@@ -19,6 +19,6 @@ device_db = {
         "host": "localhost",
         "port": {{ cookiecutter.default_port }},
         "command": "aqctl_{{ name }} -p {port} --bind {bind} "
-                   "--no-localhost-bind -d console",
+                   "--no-localhost-bind -d {{ example_addresses[cookiecutter.transport] }}",
     },
 }

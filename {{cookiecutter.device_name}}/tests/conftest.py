@@ -8,6 +8,9 @@ import time
 
 import pytest
 
+# call and concurrently: the driver's methods, sync or asyncio alike.
+from calls import *  # noqa: F401,F403
+
 NAME = "{{ name }}"
 CONTROLLER_MODULE = "{{ name }}.aqctl_{{ name }}"
 STARTUP_TIMEOUT = 15.0  # seconds; generous for a busy machine
@@ -88,6 +91,15 @@ def start_controller():
     yield start
     for controller in started:
         controller.kill()
+
+
+@pytest.fixture
+def unopenable_device(tmp_path):
+    """An address of this transport's kind at which nothing answers."""
+    return {{ {"console": 'str(tmp_path / "missing" / "tty")',
+              "serial": 'str(tmp_path / "ttyUSB0")',
+              "tcp": '"127.0.0.1:1"',
+              "visa": 'f"ASRL{tmp_path}/ttyUSB0::INSTR"'}[cookiecutter.transport] }}
 
 
 @pytest.fixture

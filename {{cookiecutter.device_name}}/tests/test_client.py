@@ -1,5 +1,7 @@
+{%- set name = cookiecutter.device_name -%}
 """The command-line client against a running controller."""
 
+import inspect
 import subprocess
 import sys
 
@@ -9,6 +11,8 @@ from conftest import NAME, SIPYCO_MISSING, free_port
 
 pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
 
+from {{ name }}.driver import {{ cookiecutter.__driver_class }} as Driver
+
 
 def run_client(port, *arguments):
     return subprocess.run(
@@ -17,14 +21,30 @@ def run_client(port, *arguments):
         capture_output=True, text=True, timeout=30)
 
 
-def test_message_and_ping(simulation):
+def test_every_driver_method_is_a_command():
+    result = run_client(free_port(), "--help")
+    assert result.returncode == 0
+    for name, method in inspect.getmembers(Driver, inspect.isfunction):
+        if not name.startswith("_") and name != "close":
+            assert name in result.stdout
+            summary = inspect.getdoc(method).split("\n")[0]
+            assert summary[:30] in " ".join(result.stdout.split())
+
+
+def test_ping_through_the_client(simulation):
     simulation.client().close_rpc()
-    result = run_client(simulation.port, "message", "from the client")
+    result = run_client(simulation.port, "ping")
     assert result.returncode == 0, result.stderr
-    assert run_client(simulation.port, "ping").stdout == "True\n"
-    code, stdout, _ = simulation.terminate_over_rpc()
+    assert result.stdout == "True\n"
+    code, _, _ = simulation.terminate_over_rpc()
     assert code == 0
-    assert "[simulation] message: from the client" in stdout
+
+
+def test_a_wrong_argument_gives_one_error_line(simulation):
+    simulation.client().close_rpc()
+    result = run_client(simulation.port, "ping", "extra")
+    assert result.returncode == 2
+    assert "unrecognized arguments: extra" in result.stderr
 
 
 def test_unreachable_controller_gives_one_error_line():
@@ -38,4 +58,4 @@ def test_unreachable_controller_gives_one_error_line():
 def test_a_command_is_required():
     result = run_client(free_port())
     assert result.returncode == 2
-    assert "message" in result.stderr and "ping" in result.stderr
+    assert "ping" in result.stderr

@@ -3,7 +3,8 @@
 Both run as a user starts them, with their default arguments: the master
 in a folder holding this package's device_db.py, artiq_ctlmgr with none,
 so that it connects to the master at "localhost" and starts the entries
-whose host matches. Only "-d console" becomes "--simulation". Should
+whose host matches. Only "--simulation" is appended to its command, as the
+ARTIQ manual says to run without hardware. Should
 another ARTIQ master hold ARTIQ's ports on this machine, this pair moves
 to free ports, so that the test never meets a real experiment's master.
 """
@@ -76,13 +77,12 @@ def port_options():
 
 
 def write_simulation_device_db(folder):
-    """This package's device_db.py, with --simulation for -d console."""
-    source = DEVICE_DB.read_text()
-    device = ' -d console"'  # the end of the entry's command
-    assert source.count(device) == 1, "the entry's command changed"
-    path = folder / "device_db.py"
-    path.write_text(source.replace(device, ' --simulation"'))
-    return runpy.run_path(str(path))["device_db"][NAME]
+    """This package's device_db entry, with --simulation appended."""
+    entry = runpy.run_path(str(DEVICE_DB))["device_db"][NAME]
+    entry = dict(entry, command=entry["command"] + " --simulation")
+    device_db = repr({NAME: entry})
+    (folder / "device_db.py").write_text(f"device_db = {device_db}\n")
+    return entry
 
 
 def ping(host, port):

@@ -1,15 +1,53 @@
 {%- set name = cookiecutter.device_name -%}
-"""Command-line client for the {{ name }} controller."""
+"""Command-line client for the {{ name }} controller.
+
+Its commands are the driver's public methods, read from their signatures
+and docstrings: a new driver method is a new command.
+"""
 
 import argparse
+import ast
+import inspect
 import logging
 
 from sipyco import common_args
 from sipyco.pc_rpc import Client, IncompatibleServer
 
 from .aqctl_{{ name }} import DEFAULT_PORT, DEVICE_TITLE
+from .driver import {{ cookiecutter.__driver_class }} as Driver
 
 logger = logging.getLogger(__name__)
+# Called by the controller itself, not by a person.
+NOT_COMMANDS = {"close"}
+
+
+def python_value(text):
+    """A command-line argument as a Python literal (5, 2.5, 'x'), else
+    as the text itself."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def driver_methods():
+    """The driver's public methods, by name."""
+    return {name: method
+            for name, method in inspect.getmembers(Driver, inspect.isfunction)
+            if not name.startswith("_") and name not in NOT_COMMANDS}
+
+
+def add_commands(parser):
+    commands = parser.add_subparsers(title="commands", dest="command",
+                                     required=True)
+    for name, method in driver_methods().items():
+        summary = (inspect.getdoc(method) or "").split("\n")[0]
+        command = commands.add_parser(name, help=summary,
+                                      description=inspect.getdoc(method))
+        parameters = list(inspect.signature(method).parameters.values())[1:]
+        for parameter in parameters:
+            command.add_argument(parameter.name, type=python_value)
+        command.set_defaults(arguments=[p.name for p in parameters])
 
 
 def get_argparser():
@@ -26,16 +64,7 @@ def get_argparser():
         "--timeout", default=10.0, type=float,
         help="seconds to wait for the controller (default: %(default)s)")
     common_args.verbosity_args(parser)
-
-    # One subcommand per driver method; each knows how to call it.
-    commands = parser.add_subparsers(
-        title="commands", required=True)
-    message = commands.add_parser(
-        "message", help="print a message on the device's console")
-    message.add_argument("msg", help="the text to print")
-    message.set_defaults(call=lambda remote, args: remote.message(args.msg))
-    ping = commands.add_parser("ping", help="check that the device answers")
-    ping.set_defaults(call=lambda remote, args: remote.ping())
+    add_commands(parser)
     return parser
 
 
@@ -53,11 +82,12 @@ def main():
         parser.exit(1, f"{parser.prog}: error: cannot reach the "
                        f"controller at {where}: {error}\n")
     try:
-        result = args.call(remote, args)
+        call = getattr(remote, args.command)
+        result = call(*[getattr(args, name) for name in args.arguments])
     except Exception as error:
         logger.info("the call failed", exc_info=True)
-        parser.exit(1, f"{parser.prog}: error: {type(error).__name__}: "
-                       f"{error}\n")
+        parser.exit(1, f"{parser.prog}: error: {args.command}: "
+                       f"{type(error).__name__}: {error}\n")
     finally:
         remote.close_rpc()
     if result is not None:

@@ -1,0 +1,40 @@
+{%- set cls = cookiecutter.__driver_class -%}
+{%- set def = "async def" if cookiecutter.driver_api == "asyncio" else "def" -%}
+{%- set await = "await " if cookiecutter.driver_api == "asyncio" else "" -%}
+"""Driver for the {{ cls }} device, the console of ARTIQ's NDSP tutorial.
+
+The driver formats the lines; the transport (transport.py, or
+simulation.py with --simulation) carries them.
+Every public method is callable over RPC and shown by
+``sipyco_rpctool list-methods``: give each a docstring, and no annotation
+that sipyco cannot name (``-> None``, ``int | None``; sipyco#8).
+"""
+
+
+def _console_line(msg):
+    """The line the console shows for ``msg``; refuses anything but text."""
+    if not isinstance(msg, str):
+        raise TypeError(f"msg must be a str, not {type(msg).__name__}")
+    return "message: " + msg
+
+
+class {{ cls }}:
+    """Prints the messages it is sent on a console."""
+
+    def __init__(self, transport):
+        self._transport = transport
+        self._closed = False
+
+    {{ def }} message(self, msg):
+        """Print the text ``msg`` on the console as "message: <msg>"."""
+        {{ await }}self._transport.write_line(_console_line(msg))
+
+    {{ def }} ping(self):
+        """Return True until the device is closed (artiq_ctlmgr calls this);
+        a console has nothing to ask."""
+        return not self._closed
+
+    {{ def }} close(self):
+        """Release the device; the controller calls this once, on exit."""
+        self._closed = True
+        {{ await }}self._transport.close()

@@ -1,0 +1,85 @@
+{%- set cls = cookiecutter.__driver_class -%}
+"""The driver against its simulation: the fake instrument behind the
+transport interface. Needs neither sipyco nor hardware."""
+
+import inspect
+
+import pytest
+
+from {{ cookiecutter.device_name }}.driver import {{ cls }}
+from {{ cookiecutter.device_name }}.simulation import (
+    FakeDevice, SimulatedTransport)
+
+
+@pytest.fixture
+def device():
+    return FakeDevice()
+
+
+@pytest.fixture
+def driver(device):
+    return {{ cls }}(SimulatedTransport(device, timeout=0.1))
+
+
+def public_methods(cls):
+    return {name: method
+            for name, method in inspect.getmembers(cls, inspect.isfunction)
+            if not name.startswith("_")}
+
+
+def test_methods_are_documented_for_sipyco_rpctool():
+    for name, method in public_methods({{ cls }}).items():
+        assert inspect.getdoc(method), f"{name}() has no docstring"
+        # sipyco names each annotation by its __name__ (sipyco#8).
+        for annotation in inspect.getfullargspec(method).annotations.values():
+            assert hasattr(annotation, "__name__"), (name, annotation)
+
+
+def test_identify(driver, call):
+    assert call(driver.identify()) == FakeDevice.IDENTITY
+
+
+@pytest.mark.parametrize("volts", [0, 12.5, 30.0])
+def test_voltage_set_and_read_back(driver, device, call, volts):
+    call(driver.set_voltage(volts))
+    assert device.voltage == volts
+    assert call(driver.get_voltage()) == volts
+
+
+@pytest.mark.parametrize("volts", [-0.1, 30.001, float("nan")])
+def test_voltage_out_of_range_is_refused_before_sending(driver, device, call,
+                                                        volts):
+    with pytest.raises(ValueError, match="from 0.0 to 30.0"):
+        call(driver.set_voltage(volts))
+    assert device.errors == []
+
+
+@pytest.mark.parametrize("volts", ["5", None, True])
+def test_voltage_must_be_a_number(driver, call, volts):
+    with pytest.raises(TypeError, match="volts must be a number"):
+        call(driver.set_voltage(volts))
+
+
+def test_a_malformed_reply_is_an_error(driver, device, call):
+    device.handle = lambda line: "VOLT 1.0 V"
+    with pytest.raises(ValueError, match="malformed reply to VOLT?"):
+        call(driver.get_voltage())
+
+
+def test_an_unknown_command_gets_no_reply_and_queues_an_error(device, call):
+    transport = SimulatedTransport(device, timeout=0.1)
+    with pytest.raises(TimeoutError):
+        call(transport.query("VOLTAGE?"))
+    assert call(transport.query("SYST:ERR?")) == '-113,"Undefined header"'
+    assert call(transport.query("SYST:ERR?")) == '0,"No error"'
+
+
+def test_ping_is_false_and_never_raises_once_the_device_is_gone(driver, call):
+    assert call(driver.ping()) is True
+    call(driver.close())
+    assert call(driver.ping()) is False
+
+
+def test_ping_is_false_when_the_device_stops_answering(driver, device, call):
+    device.handle = lambda line: None
+    assert call(driver.ping()) is False

@@ -1,0 +1,44 @@
+{%- set name = cookiecutter.device_name -%}
+"""The TCP transport's real I/O path, against a loopback instrument."""
+
+import pytest
+
+from {{ name }} import transport
+from {{ name }}.driver import {{ cookiecutter.__driver_class }} as Driver
+from {{ name }}.simulation import FakeDevice
+from instruments import TCPInstrument
+
+TIMEOUT = 0.5
+
+
+@pytest.fixture
+def instrument():
+    instrument = TCPInstrument(FakeDevice().handle)
+    yield instrument
+    instrument.close()
+
+
+@pytest.fixture
+def link(instrument, call):
+    link = call(transport.open_transport(instrument.address, timeout=TIMEOUT))
+    yield link
+    call(link.close())
+
+
+{% include "tests/transport_exchanges.py" %}
+
+@pytest.mark.parametrize("address, expected", [
+    ("192.168.1.50", ("192.168.1.50", 5025)),
+    ("psu.lab.example:4000", ("psu.lab.example", 4000)),
+    ("[::1]:5025", ("::1", 5025)),
+    ("[fe80::1]", ("fe80::1", 5025)),
+])
+def test_addresses(address, expected):
+    assert transport.parse_address(address) == expected
+
+
+def test_nothing_listening(call):
+    instrument = TCPInstrument(FakeDevice().handle)
+    instrument.close()
+    with pytest.raises(ConnectionRefusedError):
+        call(transport.open_transport(instrument.address, timeout=TIMEOUT))

@@ -1,0 +1,90 @@
+{%- set name = cookiecutter.device_name -%}
+"""The VISA transport's real I/O path: pyvisa-py against a loopback socket
+instrument, and pyvisa-sim's simulated instrument."""
+
+import pytest
+
+from {{ name }} import transport
+from {{ name }}.driver import {{ cookiecutter.__driver_class }} as Driver
+from {{ name }}.simulation import FakeDevice
+from instruments import TCPInstrument
+
+pytest.importorskip("pyvisa_py", reason="pyvisa-py is not installed: "
+                    "pip install -e '.[test]'")
+TIMEOUT = 0.5
+# pyvisa-sim's description of the instrument FakeDevice imitates.
+SIMULATED_INSTRUMENT = """\
+spec: "1.1"
+devices:
+  psu:
+    eom:
+      TCPIP INSTR:
+        q: "\\n"
+        r: "\\n"
+    error: ERROR
+    dialogues:
+      - q: "*IDN?"
+        r: "%s"
+    properties:
+      voltage:
+        default: 0.0
+        getter:
+          q: "VOLT?"
+          r: "{:.3f}"
+        setter:
+          q: "VOLT {:.3f}"
+        specs:
+          min: 0
+          max: 30
+          type: float
+resources:
+  TCPIP::192.168.1.50::INSTR:
+    device: psu
+""" % FakeDevice.IDENTITY
+
+
+@pytest.fixture
+def instrument():
+    instrument = TCPInstrument(FakeDevice().handle)
+    yield instrument
+    instrument.close()
+
+
+@pytest.fixture
+def link(instrument, call):
+    resource = f"TCPIP::127.0.0.1::{instrument.port}::SOCKET"
+    link = call(transport.open_transport(resource, timeout=TIMEOUT))
+    yield link
+    call(link.close())
+
+
+{% include "tests/transport_exchanges.py" %}
+
+@pytest.fixture
+def simulated(tmp_path, call):
+    pytest.importorskip("pyvisa_sim", reason="pyvisa-sim is not installed: "
+                        "pip install -e '.[test]'")
+    description = tmp_path / "instrument.yaml"
+    description.write_text(SIMULATED_INSTRUMENT)
+    link = call(transport.open_transport(
+        "TCPIP::192.168.1.50::INSTR", timeout=TIMEOUT,
+        visa_library=f"{description}@sim"))
+    yield link
+    call(link.close())
+
+
+def test_pyvisa_sim_instrument(simulated, call):
+    driver = Driver(simulated)
+    assert call(driver.identify()) == FakeDevice.IDENTITY
+    call(driver.set_voltage(3.25))
+    assert call(driver.get_voltage()) == 3.25
+
+
+def test_pyvisa_sim_answers_an_unknown_command_with_garbage(simulated, call):
+    assert call(simulated.query("VOLTAGE?")) == "ERROR"
+
+
+def test_a_resource_that_cannot_be_opened(tmp_path, call):
+    with pytest.raises(Exception, match="could not open port"):
+        call(transport.open_transport(f"ASRL{tmp_path}/ttyUSB0::INSTR",
+                                      timeout=TIMEOUT))

@@ -1,0 +1,1 @@
+{% include "tests/calls_" ~ cookiecutter.driver_api ~ ".py" %}

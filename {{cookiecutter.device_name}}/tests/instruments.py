@@ -1,0 +1,83 @@
+"""Loopback instruments for the transport tests: a ``handle(line)``
+function (the fake device's, or a faulty one) served the way a real
+instrument answers, over TCP or a pseudo-terminal."""
+
+import os
+import socket
+import threading
+import tty
+
+
+class Instrument:
+    """Answers each line with ``handle(line)``; None is no answer.
+
+    Replace ``handle`` to make the instrument misbehave.
+    """
+
+    def __init__(self, handle):
+        self.handle = handle
+
+    def answer(self, line):
+        reply = self.handle(line.decode("ascii").rstrip("\r\n"))
+        return None if reply is None else reply.encode("ascii") + b"\n"
+
+
+class TCPInstrument(Instrument):
+    """On a free loopback port; ``address`` is its host:port."""
+
+    def __init__(self, handle):
+        super().__init__(handle)
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = self._server.getsockname()[1]
+        self.address = f"127.0.0.1:{self.port}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                connection, _ = self._server.accept()
+            except OSError:  # closed
+                return
+            threading.Thread(target=self._serve, args=(connection,),
+                             daemon=True).start()
+
+    def _serve(self, connection):
+        with connection, connection.makefile("rb") as lines:
+            for line in lines:
+                reply = self.answer(line)
+                if reply is not None:
+                    connection.sendall(reply)
+
+    def close(self):
+        self._server.shutdown(socket.SHUT_RDWR)
+        self._server.close()
+
+
+class PtyInstrument(Instrument):
+    """At the far end of a pseudo-terminal; ``address`` is the near end, a
+    serial port to pyserial."""
+
+    def __init__(self, handle):
+        super().__init__(handle)
+        self._far, self._near = os.openpty()
+        tty.setraw(self._near)  # no echo, no line editing
+        self.address = os.ttyname(self._near)
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        received = b""
+        while True:
+            try:
+                data = os.read(self._far, 1024)
+            except OSError:  # closed
+                return
+            received += data
+            while b"\n" in received:
+                line, _, received = received.partition(b"\n")
+                reply = self.answer(line)
+                if reply is not None:
+                    os.write(self._far, reply)
+
+    def close(self):
+        os.close(self._near)
+        os.close(self._far)

@@ -1,0 +1,1 @@
+{% include "tests/transport_" ~ cookiecutter.transport ~ ".py" %}

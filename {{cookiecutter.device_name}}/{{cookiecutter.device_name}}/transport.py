@@ -1,0 +1,1 @@
+{% include "transports/" ~ cookiecutter.transport ~ "_" ~ cookiecutter.driver_api ~ ".py" %}
