@@ -1,6 +1,7 @@
 {#- The tests every line transport shares; the including file defines the
     fixtures instrument (an Instrument of tests/instruments.py, serving the
-    fake device) and link (the transport opened on it), and TIMEOUT. -#}
+    fake device), device_address (its address for -d) and link (the
+    transport opened on it). -#}
 def test_a_query_and_its_reply(link, call):
     assert call(link.query("*IDN?")) == FakeDevice.IDENTITY
 
@@ -32,3 +33,42 @@ def test_two_clients_at_once_get_their_own_answers(link, call,
     calls = [driver.identify, driver.get_voltage] * 10
     answers = concurrently(*calls)
     assert answers == [FakeDevice.IDENTITY, 7.0] * 10
+
+
+@pytest.fixture
+def controller(start_controller, device_address):
+    """The controller on the real I/O path, at the loopback instrument."""
+    pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
+    controller = start_controller("-d", device_address, "--timeout", "0.5")
+    yield controller
+    code, _, stderr = controller.terminate_over_rpc()
+    assert code == 0, stderr
+
+
+def test_two_rpc_clients_at_once_get_their_own_answers(controller):
+    clients = [controller.client() for _ in range(2)]
+    try:
+        clients[1].set_voltage(7.0)
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(
+                lambda client: [client.identify(), client.get_voltage()] * 5,
+                clients))
+    finally:
+        for client in clients:
+            client.close_rpc()
+    assert answers == [[FakeDevice.IDENTITY, 7.0] * 5] * 2
+
+
+def test_a_silent_device_times_out_and_the_controller_keeps_serving(
+        instrument, controller):
+    handle = instrument.handle
+    client = controller.client()
+    try:
+        instrument.handle = lambda line: None
+        with pytest.raises(TimeoutError):
+            client.identify()
+        assert client.ping() is False
+        instrument.handle = handle
+        assert client.identify() == FakeDevice.IDENTITY
+    finally:
+        client.close_rpc()

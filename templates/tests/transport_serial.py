@@ -3,9 +3,11 @@
 end of a pseudo-terminal."""
 
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from conftest import SIPYCO_MISSING
 from {{ name }} import transport
 from {{ name }}.driver import {{ cookiecutter.__driver_class }} as Driver
 from {{ name }}.simulation import FakeDevice
@@ -28,8 +30,13 @@ def instrument():
 
 
 @pytest.fixture
-def link(instrument, call):
-    link = call(transport.open_transport(instrument.address, timeout=TIMEOUT,
+def device_address(instrument):
+    return instrument.address
+
+
+@pytest.fixture
+def link(device_address, call):
+    link = call(transport.open_transport(device_address, timeout=TIMEOUT,
                                          baudrate=115200))
     yield link
     call(link.close())
@@ -42,3 +49,10 @@ def test_a_port_that_does_not_exist(tmp_path, call):
         call(transport.open_transport(str(tmp_path / "ttyUSB0"),
                                       timeout=TIMEOUT))
     assert not (tmp_path / "ttyUSB0").exists()
+
+
+def test_a_missing_library_says_how_to_install_it(monkeypatch, call):
+    for library in ("serial", "serial_asyncio"):
+        monkeypatch.setitem(sys.modules, library, None)  # import fails
+    with pytest.raises(ImportError, match="pip install pyserial"):
+        call(transport.open_transport("/dev/ttyUSB0", timeout=TIMEOUT))

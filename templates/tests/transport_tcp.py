@@ -1,8 +1,11 @@
 {%- set name = cookiecutter.device_name -%}
 """The TCP transport's real I/O path, against a loopback instrument."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
+from conftest import SIPYCO_MISSING
 from {{ name }} import transport
 from {{ name }}.driver import {{ cookiecutter.__driver_class }} as Driver
 from {{ name }}.simulation import FakeDevice
@@ -19,8 +22,13 @@ def instrument():
 
 
 @pytest.fixture
-def link(instrument, call):
-    link = call(transport.open_transport(instrument.address, timeout=TIMEOUT))
+def device_address(instrument):
+    return instrument.address
+
+
+@pytest.fixture
+def link(device_address, call):
+    link = call(transport.open_transport(device_address, timeout=TIMEOUT))
     yield link
     call(link.close())
 

@@ -2,8 +2,12 @@
 """The VISA transport's real I/O path: pyvisa-py against a loopback socket
 instrument, and pyvisa-sim's simulated instrument."""
 
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
+from conftest import SIPYCO_MISSING
 from {{ name }} import transport
 from {{ name }}.driver import {{ cookiecutter.__driver_class }} as Driver
 from {{ name }}.simulation import FakeDevice
@@ -51,9 +55,13 @@ def instrument():
 
 
 @pytest.fixture
-def link(instrument, call):
-    resource = f"TCPIP::127.0.0.1::{instrument.port}::SOCKET"
-    link = call(transport.open_transport(resource, timeout=TIMEOUT))
+def device_address(instrument):
+    return f"TCPIP::127.0.0.1::{instrument.port}::SOCKET"
+
+
+@pytest.fixture
+def link(device_address, call):
+    link = call(transport.open_transport(device_address, timeout=TIMEOUT))
     yield link
     call(link.close())
 
@@ -87,4 +95,11 @@ def test_pyvisa_sim_answers_an_unknown_command_with_garbage(simulated, call):
 def test_a_resource_that_cannot_be_opened(tmp_path, call):
     with pytest.raises(Exception, match="could not open port"):
         call(transport.open_transport(f"ASRL{tmp_path}/ttyUSB0::INSTR",
+                                      timeout=TIMEOUT))
+
+
+def test_a_missing_library_says_how_to_install_it(monkeypatch, call):
+    monkeypatch.setitem(sys.modules, "pyvisa", None)  # import fails
+    with pytest.raises(ImportError, match="pip install pyvisa pyvisa-py"):
+        call(transport.open_transport("TCPIP::192.168.1.50::INSTR",
                                       timeout=TIMEOUT))
