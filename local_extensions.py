@@ -124,6 +124,11 @@ def toml_string(text):
     return '"' + "".join(escaped) + '"'
 
 
+def toml_array(items):
+    """A TOML array of strings, on one line."""
+    return "[" + ", ".join(toml_string(item) for item in items) + "]"
+
+
 def py_string(text):
     """A Python string literal holding ``text``, double-quoted if possible."""
     literal = repr(str(text))
@@ -146,6 +151,7 @@ class NdspExtension(Extension):
             title_from_name=title_from_name,
             transport_libraries=transport_libraries,
             toml_string=toml_string,
+            toml_array=toml_array,
             py_string=py_string,
         )
         environment.globals.update(

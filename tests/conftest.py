@@ -45,25 +45,29 @@ def keep_out_of_home(tmp_path_factory):
 
 
 def combination_id(answers):
-    """A test id naming the combination, e.g. ``asyncio-client-MIT``."""
-    parts = [answers.get("driver_api", "sync"),
-             "client" if answers.get("include_client") else "no_client",
-             answers.get("license", QUESTIONS["license"][0])]
-    extra = sorted(set(answers) - {"driver_api", "include_client", "license"})
+    """A test id naming the combination, e.g. ``tcp-asyncio-client``."""
+    parts = [answers.get("transport", "console"),
+             answers.get("driver_api", "sync"),
+             "client" if answers.get("include_client") else "no_client"]
+    extra = [f"{key}={value}" for key, value in sorted(answers.items())
+             if key not in ("transport", "driver_api", "include_client")]
     return "-".join(parts + extra)
 
 
-# Every option value, in every combination: rendering is cheap.
+# Every transport, driver_api and include_client, in every combination:
+# rendering is cheap. The licence changes LICENSE alone: its own tests.
 COMBINATIONS = [
-    {"driver_api": api, "include_client": client, "license": spdx}
-    for api, client, spdx in itertools.product(
-        QUESTIONS["driver_api"], [False, True], QUESTIONS["license"])
+    {"transport": transport, "driver_api": api, "include_client": client}
+    for transport, api, client in itertools.product(
+        QUESTIONS["transport"], QUESTIONS["driver_api"], [False, True])
 ]
-# The expensive checks (generated test suites, packaging) run on a subset
-# in which every value of driver_api and include_client appears.
+# The expensive checks (generated test suites, packaging, artiq_ctlmgr)
+# run on every transport and driver_api, include_client both ways.
 COVERING = [
-    {"driver_api": "sync", "include_client": False},
-    {"driver_api": "asyncio", "include_client": True},
+    {"transport": transport, "driver_api": api,
+     "include_client": api == "asyncio"}
+    for transport, api in itertools.product(
+        QUESTIONS["transport"], QUESTIONS["driver_api"])
 ]
 
 

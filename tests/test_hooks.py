@@ -3,6 +3,7 @@
 import ast
 import json
 import os
+import pathlib
 import shutil
 import subprocess
 import sys
@@ -141,25 +142,34 @@ def test_default_generation_runs_both_checks(tmp_path):
     assert (tmp_path / "hello" / "hello" / "aqctl_hello.py").exists()
 
 
+def without_repository_files(folder, names):
+    """What copytree leaves out: this suite, git's and caches."""
+    left_out = {"__pycache__", ".pytest_cache", ".git", ".venv"}
+    if pathlib.Path(folder) == TEMPLATE:
+        left_out.add("tests")
+    return left_out & set(names)
+
+
 def template_copy(tmp_path, path, old, new):
     """A copy of the template with one file broken on purpose."""
     copy = tmp_path / "template"
-    shutil.copytree(TEMPLATE, copy, ignore=shutil.ignore_patterns(
-        ".git", "tests", "__pycache__", ".pytest_cache"))
-    broken = copy / "{{cookiecutter.device_name}}" / path
+    shutil.copytree(TEMPLATE, copy, ignore=without_repository_files)
+    broken = copy / path
     source = broken.read_text()
     assert old in source
     broken.write_text(source.replace(old, new, 1))
     return copy
 
 
-DRIVER = "{{cookiecutter.device_name}}/driver.py"
-CONTROLLER = ("{{cookiecutter.device_name}}/"
+# The default project's transport and driver, and its controller.
+TRANSPORT = "templates/transports/console_sync.py"
+DRIVER = "templates/drivers/console.py"
+CONTROLLER = ("{{cookiecutter.device_name}}/{{cookiecutter.device_name}}/"
               "aqctl_{{cookiecutter.device_name}}.py")
 STARTUP = "    common_args.init_logger_from_args(args)\n"
 # (file to break, text, its broken replacement, what the failure must say)
 BROKEN_TEMPLATES = [
-    pytest.param(DRIVER, "import sys\n", "import sys\nimport json\n",
+    pytest.param(TRANSPORT, "import sys\n", "import sys\nimport json\n",
                  ["flake8 found problems", "F401 'json' imported but unused"],
                  id="flake8"),
     pytest.param(DRIVER, "        return not self._closed",
@@ -320,7 +330,7 @@ def test_overwriting_says_the_files_stay(tmp_path):
     first = run_cookiecutter(output, "run_checks=no")
     assert first.returncode == 0, first.stderr
     (output / "hello" / "notes.txt").write_text("mine")
-    template = template_copy(tmp_path, DRIVER, "import sys\n",
+    template = template_copy(tmp_path, TRANSPORT, "import sys\n",
                              "import sys\nimport json\n")
     result = run_python("-m", "cookiecutter", "--no-input", "-f", "-o",
                         str(output), str(template))
@@ -330,7 +340,7 @@ def test_overwriting_says_the_files_stay(tmp_path):
             in result.stderr)
     project = output / "hello"
     assert (project / "notes.txt").read_text() == "mine"
-    assert "import json" in (project / "hello" / "driver.py").read_text()
+    assert "import json" in (project / "hello" / "transport.py").read_text()
     assert not list(project.glob(".ndsp-template-*"))
 
 

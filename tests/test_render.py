@@ -61,6 +61,8 @@ def test_optional_files_follow_the_answers(render, answers):
                     project / "tests" / "test_client.py"]
     for path in client_files:
         assert path.exists() == answers["include_client"], path
+    assert (project / "tests" / "instruments.py").exists() == \
+        (answers["transport"] != "console")
     scripts = tomllib.loads(
         (project / "pyproject.toml").read_text())["project"]["scripts"]
     expected = {"aqctl_hello": "hello.aqctl_hello:main"}
@@ -70,15 +72,43 @@ def test_optional_files_follow_the_answers(render, answers):
 
 
 @pytest.mark.parametrize("answers", COMBINATIONS, ids=combination_id)
-def test_driver_api_shapes_the_driver(render, answers):
-    driver = ast.parse((render(**answers) / "hello" / "driver.py").read_text())
-    methods = [node for node in ast.walk(driver)
-               if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-               and node.name in ("message", "ping", "close")]
-    assert len(methods) == 6
+def test_the_transport_is_its_plain_fragment(render, answers):
+    """transport.py is the fragment that flake8 reads in this repository,
+    and its library is a dependency."""
+    project = render(**answers)
+    fragment = (TEMPLATE / "templates" / "transports" /
+                f"{answers['transport']}_{answers['driver_api']}.py")
+    assert (project / "hello" / "transport.py").read_text() == \
+        fragment.read_text()
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    libraries = local_extensions.transport_libraries(
+        answers["transport"], answers["driver_api"])
+    assert pyproject["project"]["dependencies"] == ["sipyco", *libraries]
+
+
+def public_functions(tree):
+    """A module's public functions, and its classes' public methods."""
+    functions = (ast.FunctionDef, ast.AsyncFunctionDef)
+    nodes = [*tree.body, *(node for top in tree.body
+                           if isinstance(top, ast.ClassDef)
+                           for node in top.body)]
+    return [node for node in nodes if isinstance(node, functions)
+            and not node.name.startswith("_")]
+
+
+@pytest.mark.parametrize("answers", COMBINATIONS, ids=combination_id)
+def test_driver_api_shapes_the_driver_and_its_transports(render, answers):
+    package = render(**answers) / "hello"
     coroutine = answers["driver_api"] == "asyncio"
-    for method in methods:
-        assert isinstance(method, ast.AsyncFunctionDef) == coroutine
+    for module in ("driver.py", "transport.py", "simulation.py"):
+        tree = ast.parse((package / module).read_text())
+        methods = [node for node in public_functions(tree)
+                   if node.name not in ("add_options", "parse_address",
+                                        "handle")]
+        assert len(methods) >= 3, module
+        for method in methods:
+            assert isinstance(method, ast.AsyncFunctionDef) == coroutine, \
+                (module, method.name)
 
 
 @pytest.mark.parametrize("spdx", QUESTIONS["license"])
@@ -123,11 +153,13 @@ def test_free_text_renders_exactly(tmp_path, text):
     assert result.returncode == 0, result.stdout
 
 
-def test_longest_name_stays_flake8_clean(tmp_path):
+@pytest.mark.parametrize("transport", QUESTIONS["transport"])
+def test_longest_name_stays_flake8_clean(tmp_path, transport):
     name = "a_very_long_device_namex"
     assert len(name) == 24
     project = generate(tmp_path, device_name=name, include_client=True,
-                       device_title="T" * 60)
+                       device_title="T" * 60, transport=transport,
+                       driver_api="asyncio")
     result = run_python("-m", "flake8", ".", cwd=project)
     assert result.returncode == 0, result.stdout
 

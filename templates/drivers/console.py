@@ -1,7 +1,7 @@
 {%- set cls = cookiecutter.__driver_class -%}
 {%- set def = "async def" if cookiecutter.driver_api == "asyncio" else "def" -%}
 {%- set await = "await " if cookiecutter.driver_api == "asyncio" else "" -%}
-"""Driver for the {{ cls }} device, the console of ARTIQ's NDSP tutorial.
+"""The driver of the console of ARTIQ's NDSP tutorial.
 
 The driver formats the lines; the transport (transport.py, or
 simulation.py with --simulation) carries them.

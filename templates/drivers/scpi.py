@@ -1,7 +1,7 @@
 {%- set cls = cookiecutter.__driver_class -%}
 {%- set def = "async def" if cookiecutter.driver_api == "asyncio" else "def" -%}
 {%- set await = "await " if cookiecutter.driver_api == "asyncio" else "" -%}
-"""Driver for the {{ cls }} instrument, a SCPI-style power supply.
+"""The driver of a SCPI-style instrument, here a power supply.
 
 The driver formats the commands and parses the replies; the transport
 (transport.py, or simulation.py with --simulation) carries the lines.

@@ -39,7 +39,7 @@ def test_two_clients_at_once_get_their_own_answers(link, call,
 def controller(start_controller, device_address):
     """The controller on the real I/O path, at the loopback instrument."""
     pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
-    controller = start_controller("-d", device_address, "--timeout", "0.5")
+    controller = start_controller("-d", device_address, "--timeout", "0.2")
     yield controller
     code, _, stderr = controller.terminate_over_rpc()
     assert code == 0, stderr

@@ -19,7 +19,7 @@ if sys.platform == "win32":
                 allow_module_level=True)
 from instruments import PtyInstrument
 
-TIMEOUT = 0.5
+TIMEOUT = 0.2
 
 
 @pytest.fixture

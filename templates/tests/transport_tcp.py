@@ -11,7 +11,7 @@ from {{ name }}.driver import {{ cookiecutter.__driver_class }} as Driver
 from {{ name }}.simulation import FakeDevice
 from instruments import TCPInstrument
 
-TIMEOUT = 0.5
+TIMEOUT = 0.2
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from instruments import TCPInstrument
 
 pytest.importorskip("pyvisa_py", reason="pyvisa-py is not installed: "
                     "pip install -e '.[test]'")
-TIMEOUT = 0.5
+TIMEOUT = 0.2
 # pyvisa-sim's description of the instrument FakeDevice imitates.
 SIMULATED_INSTRUMENT = """\
 spec: "1.1"
