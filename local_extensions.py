@@ -158,5 +158,6 @@ class NdspExtension(Extension):
             artiq_assigned_ports=ARTIQ_ASSIGNED_PORTS,
             licenses=LICENSES,
             example_addresses=EXAMPLE_ADDRESSES,
+            transports=list(EXAMPLE_ADDRESSES),
             test_libraries=TEST_LIBRARIES,
         )

@@ -17,6 +17,7 @@ ANSWERS = json.loads(r'''{{ cookiecutter | tojson }}''')
 ARTIQ_ASSIGNED_PORTS = frozenset(json.loads(
     r'''{{ artiq_assigned_ports | tojson }}'''))
 LICENSES = json.loads(r'''{{ licenses | tojson }}''')
+TRANSPORTS = json.loads(r'''{{ transports | tojson }}''')
 # On the command line cookiecutter itself refuses an unknown choice or a
 # yes/no it cannot read; answers from a replay file or cruft's .cruft.json
 # reach this hook unchecked.
@@ -119,6 +120,7 @@ def problems(answers):
         "device_title": text_problems(answers["device_title"],
                                       MAX_TITLE_LENGTH),
         "default_port": port_problems(answers["default_port"]),
+        "transport": choice_problems(answers["transport"], TRANSPORTS),
         "driver_api": choice_problems(answers["driver_api"], DRIVER_APIS),
         "license": choice_problems(answers["license"], LICENSES),
         "author_name": text_problems(answers["author_name"],

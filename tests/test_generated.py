@@ -10,8 +10,8 @@ import shutil
 import site
 import socket
 import subprocess
+import threading
 import time
-import zipfile
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -40,7 +40,7 @@ LOCALHOST_IPV6_FIRST = "::1 localhost\n127.0.0.1 localhost\n"
 
 
 class Installed:
-    """A generated project, its wheel, and a virtual environment holding it.
+    """A generated project, installed in a virtual environment of its own.
 
     The environment sees the packages this test run sees (sipyco if any,
     pytest), as one made with --system-site-packages sees the system's.
@@ -49,33 +49,31 @@ class Installed:
     def __init__(self, answers, project, folder):
         self.answers = answers
         self.project = project
-        dist = folder / "dist"
-        # setuptools from this test run (requirements-test.txt): no
-        # download, and fast enough to build all of them.
-        check(run_python("-m", "pip", "wheel", "--no-deps", "-q", "-w",
-                         str(dist), "--no-build-isolation", str(project),
-                         timeout=300))
-        [self.wheel] = dist.glob("*.whl")
         self.venv = folder / "venv"
         check(run_python("-m", "venv", "--without-pip", str(self.venv)))
         self.python = self.venv / "bin" / "python"
-        self._see_this_test_run(self.venv)
-        # With sipyco at hand, pip checks the dependencies as for a user.
-        wanted = ([f"{self.wheel}[test]"] if HAS_SIPYCO
-                  else ["--no-deps", str(self.wheel)])
-        check(run_python("-m", "pip", "--python", str(self.python),
-                         "install", "-q", "--no-index", *wanted,
-                         timeout=300))
-
-    def _see_this_test_run(self, venv):
-        [site_packages] = venv.glob("lib/python*/site-packages")
+        [site_packages] = self.venv.glob("lib/python*/site-packages")
         (site_packages / "test-run.pth").write_text(
             "\n".join(site.getsitepackages()) + "\n")
+        # With sipyco at hand, pip checks the dependencies as for a user.
+        # The wheel is built with this test run's setuptools (>= 77, in
+        # requirements-test.txt): no download.
+        wanted = ([f"{project}[test]"] if HAS_SIPYCO
+                  else ["--no-deps", str(project)])
+        check(run_python("-m", "pip", "--python", str(self.python),
+                         "install", "-q", "--no-index", "--no-build-isolation",
+                         *wanted, timeout=300))
+        self.dist_info = site_packages / "hello-0.1.0.dist-info"
 
     def environment(self):
         """The environment after `. venv/bin/activate`: this venv's scripts
-        on PATH, and no other Python's (artiq_ctlmgr's among them)."""
-        environment = dict(os.environ, VIRTUAL_ENV=str(self.venv))
+        on PATH, and no other Python's (artiq_ctlmgr's among them).
+
+        The generated suites use no pytest plugin: those this machine has
+        (hypothesis takes a second to load) stay out of their 18 runs.
+        """
+        environment = dict(os.environ, VIRTUAL_ENV=str(self.venv),
+                           PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
         environment["PATH"] = os.pathsep.join(
             [str(self.venv / "bin"), os.defpath])
         return environment
@@ -84,6 +82,12 @@ class Installed:
         return subprocess.run(command, cwd=cwd, env=self.environment(),
                               capture_output=True, text=True,
                               timeout=timeout)
+
+    def pytest(self, *arguments):
+        """The project's own tests, as its README runs them."""
+        return self.run(str(self.python), "-m", "pytest", "-p",
+                        "no:cacheprovider", *arguments, cwd=self.project,
+                        timeout=600)
 
     def popen(self, *command):
         return subprocess.Popen(command, env=self.environment(), text=True,
@@ -101,20 +105,26 @@ def check(result):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+# The artiq_ctlmgr tests need ARTIQ's ports, and the entry's, to themselves.
+ARTIQ_PORTS = threading.Lock()
+
+
 @pytest.fixture(scope="module")
 def installations(render, tmp_path_factory):
     """Every covering combination, generated, built and installed; then its
-    own test suite run, but for its artiq_ctlmgr test, which needs ARTIQ's
-    ports to itself. Two at a time: the machine has two cores."""
+    own test suite run, its artiq_ctlmgr test alone (one project at a time),
+    and its controller called with sipyco_rpctool. Two at a time: the
+    machine has two cores."""
     projects = {combination_id(answers): (answers, render(**answers))
                 for answers in COVERING}
 
     def install_and_test(key):
         answers, project = projects[key]
         installed = Installed(answers, project, tmp_path_factory.mktemp(key))
-        installed.suite = installed.run(
-            str(installed.python), "-m", "pytest", "-p", "no:cacheprovider",
-            "--ignore", "tests/test_ctlmgr.py", cwd=project, timeout=600)
+        installed.suite = installed.pytest("--ignore", "tests/test_ctlmgr.py")
+        with ARTIQ_PORTS:
+            installed.ctlmgr = installed.pytest("tests/test_ctlmgr.py")
+        installed.rpctool = rpctool_session(installed) if HAS_SIPYCO else None
         return key, installed
 
     with ThreadPoolExecutor(2) as pool:
@@ -127,17 +137,20 @@ def installed(request, installations):
 
 
 def test_wheel_holds_the_package_scripts_and_metadata(installed):
-    with zipfile.ZipFile(installed.wheel) as archive:
-        names = set(archive.namelist())
-        metadata = archive.read("hello-0.1.0.dist-info/METADATA").decode()
-        entry_points = archive.read(
-            "hello-0.1.0.dist-info/entry_points.txt").decode()
+    """What pip installed from the wheel it built: files, metadata."""
+    names = {line.split(",")[0] for line in
+             (installed.dist_info / "RECORD").read_text().splitlines()}
+    metadata = (installed.dist_info / "METADATA").read_text()
+    entry_points = (installed.dist_info / "entry_points.txt").read_text()
     assert {"hello/__init__.py", "hello/driver.py", "hello/aqctl_hello.py",
             "hello-0.1.0.dist-info/licenses/LICENSE"} <= names
     assert ("hello/aqcli_hello.py" in names) == \
         installed.answers["include_client"]
     assert not [name for name in names if name.startswith("tests/")]
     assert "Requires-Dist: sipyco\n" in metadata
+    for library in local_extensions.transport_libraries(
+            installed.answers["transport"], installed.answers["driver_api"]):
+        assert f"Requires-Dist: {library}\n" in metadata
     assert "License-Expression: LGPL-3.0-or-later\n" in metadata
     for script in installed.scripts():
         assert f"{script} = hello.{script}:main" in entry_points
@@ -178,11 +191,8 @@ def test_generated_test_suite_passes(installed):
 @pytest.mark.parametrize("answers", COVERING, ids=combination_id)
 def test_artiq_ctlmgr_runs_the_entry(installations, answers):
     """The project's own test: its device_db entry under a real
-    artiq_master and artiq_ctlmgr, one project at a time."""
-    installed = installations[combination_id(answers)]
-    result = installed.run(str(installed.python), "-m", "pytest",
-                           "-p", "no:cacheprovider", "tests/test_ctlmgr.py",
-                           cwd=installed.project)
+    artiq_master and artiq_ctlmgr."""
+    result = installations[combination_id(answers)].ctlmgr
     if not (HAS_SIPYCO and HAS_ARTIQ):
         assert result.returncode == 5, result.stdout + result.stderr
         assert re.search("sipyco|artiq", result.stdout), result.stdout
@@ -267,42 +277,51 @@ RPCTOOL_CALLS = {
 }
 
 
-@pytest.mark.skipif(not HAS_SIPYCO, reason="sipyco is not installed: "
-                    "this test serves the controller to sipyco_rpctool")
-def test_sipyco_rpctool_lists_calls_and_terminates(installed):
+def example_device(answers):
+    return "console" if answers["transport"] == "console" else "scpi"
+
+
+def rpctool_session(installed):
     """The installed controller, started as a device_db command with
-    --simulation appended: -d is given, and the simulation wins."""
+    --simulation appended (-d is given, and the simulation wins), called
+    with sipyco_rpctool, then terminated: every output, and its own."""
     port = free_port()
-    transport = installed.answers["transport"]
+    address = local_extensions.EXAMPLE_ADDRESSES[
+        installed.answers["transport"]]
     controller = installed.popen(
-        "aqctl_hello", "-d", local_extensions.EXAMPLE_ADDRESSES[transport],
-        "--simulation", "--no-localhost-bind", "--bind", "127.0.0.1",
-        "-p", str(port))
+        "aqctl_hello", "-d", address, "--simulation",
+        "--no-localhost-bind", "--bind", "127.0.0.1", "-p", str(port))
+    calls = [["list-methods"], ["call", "ping"],
+             *(arguments for arguments, _ in
+               RPCTOOL_CALLS[example_device(installed.answers)]),
+             ["call", "terminate"]]
+    outputs = {}
     try:
-        assert wait_for(lambda: controller_answers(port))
-
-        def rpctool(*arguments):
-            result = installed.run(str(installed.python), "-m",
-                                   "sipyco.sipyco_rpctool", "127.0.0.1",
-                                   str(port), *arguments)
-            assert result.returncode == 0, result.stderr
-            return result.stdout
-
-        assert rpctool("list-targets") == \
-            "Target(s):   hello\nDescription: Hello\n"
-        methods = rpctool("list-methods")
-        for signature in ("ping(self)", "close(self)", "terminate(self)"):
-            assert f"\n{signature}\n    " in methods, methods
-        assert rpctool("call", "ping") == "True\n"
-        device = "console" if transport == "console" else "scpi"
-        for arguments, output in RPCTOOL_CALLS[device]:
-            assert rpctool(*arguments) == output
-        rpctool("call", "terminate")
-        stdout, stderr = controller.communicate(timeout=30)
+        if wait_for(lambda: controller_answers(port)):
+            for arguments in calls:
+                outputs[" ".join(arguments)] = installed.run(
+                    str(installed.python), "-m", "sipyco.sipyco_rpctool",
+                    "127.0.0.1", str(port), *arguments)
+        controller.communicate(timeout=30)
     finally:
         if controller.poll() is None:
             controller.kill()
-            controller.communicate()
-    assert controller.returncode == 0, stderr
-    if device == "console":
+    stdout, stderr = controller.communicate()
+    return outputs, controller.returncode, stdout, stderr
+
+
+@pytest.mark.skipif(not HAS_SIPYCO, reason="sipyco is not installed: "
+                    "this test serves the controller to sipyco_rpctool")
+def test_sipyco_rpctool_lists_calls_and_terminates(installed):
+    outputs, code, stdout, stderr = installed.rpctool
+    assert outputs, f"the controller never answered:\n{stderr}"
+    for call, result in outputs.items():
+        assert result.returncode == 0, (call, result.stderr)
+    for signature in ("ping(self)", "close(self)", "terminate(self)"):
+        assert f"\n{signature}\n    " in outputs["list-methods"].stdout
+    assert outputs["call ping"].stdout == "True\n"
+    for arguments, output in RPCTOOL_CALLS[example_device(installed.answers)]:
+        assert outputs[" ".join(arguments)].stdout == output
+    assert code == 0, stderr
+    if example_device(installed.answers) == "console":
         assert "[simulation] message: from rpctool" in stdout

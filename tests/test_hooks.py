@@ -50,6 +50,7 @@ REJECTIONS = [
      "write 3300"),
     ("default_port", "08080", "leading zero"),
     ("driver_api", "threads", "must be one of: sync, asyncio"),
+    ("transport", "usb", "must be one of: console, serial, tcp, visa"),
     ("license", "WTFPL", "must be one of:"),
     ("author_name", "", "is empty"),
     ("author_name", "tab\there", "control character"),

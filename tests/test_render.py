@@ -124,6 +124,14 @@ def test_license_text_and_metadata(render, spdx):
     assert pyproject["project"]["license-files"] == ["LICENSE"]
 
 
+def test_every_offered_transport_has_its_fragments_and_an_example():
+    assert QUESTIONS["transport"] == list(local_extensions.EXAMPLE_ADDRESSES)
+    for transport in QUESTIONS["transport"]:
+        for api in QUESTIONS["driver_api"]:
+            assert (TEMPLATE / "templates" / "transports" /
+                    f"{transport}_{api}.py").exists()
+
+
 def test_every_offered_license_has_a_text():
     assert sorted(QUESTIONS["license"]) == local_extensions.LICENSES
     assert QUESTIONS["license"][0] == "LGPL-3.0-or-later"

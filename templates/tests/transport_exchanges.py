@@ -1,7 +1,7 @@
 {#- The tests every line transport shares; the including file defines the
     fixtures instrument (an Instrument of tests/instruments.py, serving the
     fake device), device_address (its address for -d) and link (the
-    transport opened on it). -#}
+    transport opened on it, with TIMEOUT). -#}
 def test_a_query_and_its_reply(link, call):
     assert call(link.query("*IDN?")) == FakeDevice.IDENTITY
 
@@ -19,11 +19,16 @@ def test_a_malformed_reply(instrument, link, call):
         call(Driver(link).get_voltage())
 
 
-def test_a_device_that_stops_answering(instrument, link, call):
+def test_a_device_that_stops_answering(instrument, device_address, call):
+    link = call(transport.open_transport(device_address,
+                                         timeout=SILENCE_TIMEOUT))
     instrument.handle = lambda line: None
-    with pytest.raises(TimeoutError):
-        call(link.query("*IDN?"))
-    assert call(Driver(link).ping()) is False
+    try:
+        with pytest.raises(TimeoutError):
+            call(link.query("*IDN?"))
+        assert call(Driver(link).ping()) is False
+    finally:
+        call(link.close())
 
 
 def test_two_clients_at_once_get_their_own_answers(link, call,
@@ -36,16 +41,25 @@ def test_two_clients_at_once_get_their_own_answers(link, call,
 
 
 @pytest.fixture
-def controller(start_controller, device_address):
-    """The controller on the real I/O path, at the loopback instrument."""
+def serve(start_controller, device_address):
+    """serve(timeout): the controller on the real I/O path, at the loopback
+    instrument; it must exit cleanly on terminate."""
     pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
-    controller = start_controller("-d", device_address, "--timeout", "0.2")
-    yield controller
-    code, _, stderr = controller.terminate_over_rpc()
-    assert code == 0, stderr
+    started = []
+
+    def serve(timeout):
+        started.append(start_controller("-d", device_address,
+                                        "--timeout", str(timeout)))
+        return started[-1]
+
+    yield serve
+    for controller in started:
+        code, _, stderr = controller.terminate_over_rpc()
+        assert code == 0, stderr
 
 
-def test_two_rpc_clients_at_once_get_their_own_answers(controller):
+def test_two_rpc_clients_at_once_get_their_own_answers(serve):
+    controller = serve(TIMEOUT)
     clients = [controller.client() for _ in range(2)]
     try:
         clients[1].set_voltage(7.0)
@@ -60,7 +74,8 @@ def test_two_rpc_clients_at_once_get_their_own_answers(controller):
 
 
 def test_a_silent_device_times_out_and_the_controller_keeps_serving(
-        instrument, controller):
+        instrument, serve):
+    controller = serve(SILENCE_TIMEOUT)
     handle = instrument.handle
     client = controller.client()
     try:

@@ -11,7 +11,9 @@ from {{ name }}.driver import {{ cookiecutter.__driver_class }} as Driver
 from {{ name }}.simulation import FakeDevice
 from instruments import TCPInstrument
 
-TIMEOUT = 0.2
+# Seconds: ample for a busy machine; short where silence is the point.
+TIMEOUT = 2.0
+SILENCE_TIMEOUT = 0.5
 
 
 @pytest.fixture
