@@ -22,6 +22,8 @@ from instruments import PtyInstrument
 # Seconds: ample for a busy machine; short where silence is the point.
 TIMEOUT = 2.0
 SILENCE_TIMEOUT = 0.5
+# What a real device needs, and --simulation must not.
+LIBRARIES = ("serial", "serial_asyncio")
 
 
 @pytest.fixture
@@ -58,15 +60,3 @@ def test_a_missing_library_says_how_to_install_it(monkeypatch, call):
         monkeypatch.setitem(sys.modules, library, None)  # import fails
     with pytest.raises(ImportError, match="pip install pyserial"):
         call(transport.open_transport("/dev/ttyUSB0", timeout=TIMEOUT))
-
-
-def test_the_simulation_needs_no_transport_library(monkeypatch, call):
-    pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
-    from {{ name }}.aqctl_{{ name }} import (
-        get_argparser, open_driver)
-
-    for library in ("serial", "serial_asyncio"):
-        monkeypatch.setitem(sys.modules, library, None)  # import fails
-    args = get_argparser().parse_args(["-d", "nowhere", "--simulation"])
-    driver = call(open_driver(args))
-    assert call(driver.identify()) == FakeDevice.IDENTITY

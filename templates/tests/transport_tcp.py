@@ -1,6 +1,7 @@
 {%- set name = cookiecutter.device_name -%}
 """The TCP transport's real I/O path, against a loopback instrument."""
 
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -14,6 +15,8 @@ from instruments import TCPInstrument
 # Seconds: ample for a busy machine; short where silence is the point.
 TIMEOUT = 2.0
 SILENCE_TIMEOUT = 0.5
+# What a real device needs, and --simulation must not.
+LIBRARIES = ()
 
 
 @pytest.fixture

@@ -18,6 +18,8 @@ pytest.importorskip("pyvisa_py", reason="pyvisa-py is not installed: "
 # Seconds: ample for a busy machine; short where silence is the point.
 TIMEOUT = 2.0
 SILENCE_TIMEOUT = 0.5
+# What a real device needs, and --simulation must not.
+LIBRARIES = ("pyvisa", "pyvisa_py")
 # pyvisa-sim's description of the instrument FakeDevice imitates.
 SIMULATED_INSTRUMENT = """\
 spec: "1.1"
@@ -105,15 +107,3 @@ def test_a_missing_library_says_how_to_install_it(monkeypatch, call):
     with pytest.raises(ImportError, match="pip install pyvisa pyvisa-py"):
         call(transport.open_transport("TCPIP::192.168.1.50::INSTR",
                                       timeout=TIMEOUT))
-
-
-def test_the_simulation_needs_no_transport_library(monkeypatch, call):
-    pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
-    from {{ name }}.aqctl_{{ name }} import (
-        get_argparser, open_driver)
-
-    for library in ("pyvisa", "pyvisa_py"):
-        monkeypatch.setitem(sys.modules, library, None)  # import fails
-    args = get_argparser().parse_args(["-d", "nowhere", "--simulation"])
-    driver = call(open_driver(args))
-    assert call(driver.identify()) == FakeDevice.IDENTITY
