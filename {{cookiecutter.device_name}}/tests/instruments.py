@@ -62,14 +62,18 @@ class PtyInstrument(Instrument):
         self._far, self._near = os.openpty()
         tty.setraw(self._near)  # no echo, no line editing
         self.address = os.ttyname(self._near)
-        threading.Thread(target=self._serve, daemon=True).start()
+        self._closed = False
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
 
     def _serve(self):
         received = b""
         while True:
             try:
                 data = os.read(self._far, 1024)
-            except OSError:  # closed
+            except OSError:  # every near end closed
+                return
+            if self._closed or not data:
                 return
             received += data
             while b"\n" in received:
@@ -79,5 +83,10 @@ class PtyInstrument(Instrument):
                     os.write(self._far, reply)
 
     def close(self):
+        """Stop serving before the far end's descriptor is closed: its
+        number is soon another pseudo-terminal's, which this must not
+        answer."""
+        self._closed = True
         os.close(self._near)
+        self._thread.join(5)
         os.close(self._far)
