@@ -159,7 +159,8 @@ def test_wheel_holds_the_package_scripts_and_metadata(installed):
 @pytest.mark.skipif(not HAS_SIPYCO, reason="sipyco is not installed: the "
                     "console scripts import it")
 def test_console_scripts_run(installed):
-    for script in installed.scripts():
+    """aqctl_hello runs in the sipyco_rpctool session; the client here."""
+    for script in installed.scripts()[1:]:
         result = installed.run(script, "--help")
         assert result.returncode == 0, result.stderr
         assert result.stdout.startswith(f"usage: {script} ")
