@@ -11,7 +11,8 @@ from conftest import NAME, SIPYCO_MISSING, free_port
 
 pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
 
-from {{ name }}.aqcli_{{ name }} import get_argparser
+from {{ name }}.aqcli_{{ name }} import (
+    get_argparser)
 from {{ name }}.driver import {{ cookiecutter.__driver_class }} as Driver
 
 
