@@ -2,8 +2,6 @@
 """The driver against its simulation (a fake console behind the transport
 interface) and on a real console. Needs neither sipyco nor hardware."""
 
-import inspect
-
 import pytest
 
 from {{ cookiecutter.device_name }}.driver import {{ cls }}
@@ -14,20 +12,6 @@ from {{ cookiecutter.device_name }}.simulation import (
 @pytest.fixture
 def driver():
     return {{ cls }}(SimulatedTransport(FakeDevice(), timeout=0.1))
-
-
-def public_methods(cls):
-    return {name: method
-            for name, method in inspect.getmembers(cls, inspect.isfunction)
-            if not name.startswith("_")}
-
-
-def test_methods_are_documented_for_sipyco_rpctool():
-    for name, method in public_methods({{ cls }}).items():
-        assert inspect.getdoc(method), f"{name}() has no docstring"
-        # sipyco names each annotation by its __name__ (sipyco#8).
-        for annotation in inspect.getfullargspec(method).annotations.values():
-            assert hasattr(annotation, "__name__"), (name, annotation)
 
 
 def test_simulation_prints_what_the_device_would(driver, call, capsys):
