@@ -8,7 +8,6 @@ the single source of truth for the template, the hooks and the tests.
 """
 
 import importlib.metadata
-import pathlib
 import re
 import zlib
 
@@ -41,9 +40,50 @@ check_cookiecutter(importlib.metadata.version("cookiecutter"))
 ARTIQ_ASSIGNED_PORTS = sorted(
     {*range(1066, 1069), *range(1380, 1387), *range(3248, 3274), 3275, 3276})
 
-# One licence text per SPDX id; cookiecutter.json offers exactly these.
-LICENSES = sorted(path.stem for path in (
-    pathlib.Path(__file__).parent / "templates" / "licenses").glob("*.txt"))
+# The one registry of options: for each answer chosen among values, the
+# values it takes (as cookiecutter.json offers them, default first) and the
+# files it brings. The hooks read it through the Jinja environment, the
+# template's tests directly; a test checks every path below exists.
+#   adds:        generated files (in the project; {name} is device_name),
+#                each kept only for the values listed with it
+#   fragments:   the template's files its values choose with {% include %};
+#                {key} stands for an answer (__device follows transport)
+#   shapes_code: its answers change the generated code, so the tests
+#                render every combination of such options
+#   label:       a yes/no option's name in test ids ("client", "no_client")
+OPTIONS = {
+    "transport": {
+        "values": ["console", "serial", "tcp", "visa"],
+        "adds": {"tests/instruments.py": ["serial", "tcp", "visa"]},
+        "fragments": ["templates/transports/{transport}_{driver_api}.py",
+                      "templates/tests/device_{transport}.py",
+                      "templates/readme/transport_{transport}.md",
+                      "templates/drivers/{__device}.py",
+                      "templates/simulations/{__device}.py",
+                      "templates/tests/protocol_{__device}.py",
+                      "templates/readme/device_{__device}.md"],
+        "shapes_code": True,
+    },
+    "driver_api": {
+        "values": ["sync", "asyncio"],
+        "fragments": ["templates/simulations/transport_{driver_api}.py",
+                      "templates/tests/calls_{driver_api}.py"],
+        "shapes_code": True,
+    },
+    "include_client": {
+        "values": [False, True],
+        "adds": {"{name}/aqcli_{name}.py": [True],
+                 "tests/test_contract_client.py": [True]},
+        "shapes_code": True,
+        "label": "client",
+    },
+    "license": {
+        "values": ["LGPL-3.0-or-later", "MIT", "BSD-3-Clause",
+                   "GPL-3.0-or-later", "Apache-2.0"],
+        "fragments": ["templates/licenses/{license}.txt"],
+    },
+    "run_checks": {"values": [True, False]},
+}
 
 # Per transport: what a device address looks like, and the libraries the
 # generated package needs (by driver_api); pyvisa-sim only for its tests.
@@ -60,6 +100,11 @@ TRANSPORT_LIBRARIES = {
     ("visa", "asyncio"): ["pyvisa", "pyvisa-py"],
 }
 TEST_LIBRARIES = {"visa": ["pyvisa-sim"]}
+# The modules those libraries install: what --simulation must not import.
+TRANSPORT_MODULES = {
+    "serial": ["serial", "serial_asyncio"],
+    "visa": ["pyvisa", "pyvisa_py"],
+}
 
 # Derived ports land here: clear of ARTIQ, of the privileged ports and of the
 # ephemeral range that operating systems hand out to clients (32768 and up).
@@ -156,8 +201,8 @@ class NdspExtension(Extension):
         )
         environment.globals.update(
             artiq_assigned_ports=ARTIQ_ASSIGNED_PORTS,
-            licenses=LICENSES,
+            options=OPTIONS,
             example_addresses=EXAMPLE_ADDRESSES,
-            transports=list(EXAMPLE_ADDRESSES),
+            transport_modules=TRANSPORT_MODULES,
             test_libraries=TEST_LIBRARIES,
         )

@@ -16,19 +16,8 @@ import time
 ANSWERS = json.loads(r'''{{ cookiecutter | tojson }}''')
 NAME = ANSWERS["device_name"]
 
-# Optional parts: each file is kept only when its condition holds.
-OPTIONAL_FILES = {
-    f"{NAME}/aqcli_{NAME}.py": lambda answers: answers["include_client"],
-    "tests/test_client.py": lambda answers: answers["include_client"],
-    # The loopback instruments that the line transports are tested against.
-    "tests/instruments.py": lambda answers: answers["transport"] != "console",
-}
-
-# The smoke test's calls, (method, arguments, expected result): only what
-# every driver has, so that it survives a new driver.
-SMOKE_CALLS = [
-    ("ping", (), True),
-]
+# The registry of options in local_extensions.py: the files each adds.
+OPTIONS = json.loads(r'''{{ options | tojson }}''')
 SMOKE_TIMEOUT = 15.0  # seconds; generous for a busy machine
 # Left by the pre-generation hook when the folder held files already (-f).
 OVERWRITE_MARKER = ".ndsp-template-overwrite"
@@ -42,10 +31,17 @@ def say(message):
     print(f"ndsp-template: {message}", flush=True)
 
 
+def unchosen_files(answers):
+    """The files of the registry that the answers do not keep."""
+    return [path.format(name=NAME)
+            for key, option in OPTIONS.items()
+            for path, kept_for in option.get("adds", {}).items()
+            if answers[key] not in kept_for]
+
+
 def remove_unchosen_parts(project, answers):
-    for path, wanted in OPTIONAL_FILES.items():
-        if not wanted(answers):
-            (project / path).unlink(missing_ok=True)
+    for path in unchosen_files(answers):
+        (project / path).unlink(missing_ok=True)
 
 
 def run_flake8(project):
@@ -82,17 +78,28 @@ def connect(client_class, port, controller):
             time.sleep(0.05)
 
 
-def call_and_terminate(client):
+def check_the_contract(client):
+    """What every NDSP owes ARTIQ, whatever its device: ping() is True and
+    every method that sipyco_rpctool lists has a docstring."""
     try:
-        for method, args, expected in SMOKE_CALLS:
-            try:
-                result = getattr(client, method)(*args)
-            except Exception as error:
-                raise CheckFailed(f"{method}() failed over RPC: "
-                                  f"{type(error).__name__}: {error}")
-            if result != expected:
-                raise CheckFailed(f"{method}() returned {result!r}, "
-                                  f"expected {expected!r}")
+        alive = client.ping()
+        methods = client.get_rpc_method_list()["methods"]
+    except Exception as error:
+        raise CheckFailed(f"the controller failed over RPC: "
+                          f"{type(error).__name__}: {error}")
+    if alive is not True:
+        raise CheckFailed(f"ping() returned {alive!r}, expected True")
+    undocumented = sorted(name for name, (_, docstring) in methods.items()
+                          if not docstring)
+    if undocumented:
+        raise CheckFailed("give these methods a docstring, which "
+                          "sipyco_rpctool shows: "
+                          + ", ".join(f"{name}()" for name in undocumented))
+
+
+def check_and_terminate(client):
+    try:
+        check_the_contract(client)
         client.terminate()
     finally:
         client.close_rpc()
@@ -113,7 +120,7 @@ def smoke_test(project):
                                   stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT)
     try:
-        call_and_terminate(connect(Client, port, controller))
+        check_and_terminate(connect(Client, port, controller))
         controller.communicate(timeout=SMOKE_TIMEOUT)
         if controller.returncode != 0:
             raise CheckFailed(f"the controller exited with code "
@@ -123,9 +130,8 @@ def smoke_test(project):
         output, _ = controller.communicate()
         raise CheckFailed(f"controller smoke test: {failure}\n"
                           f"$ {' '.join(command)}\n{output}") from None
-    called = " and ".join(f"{method}()" for method, _, _ in SMOKE_CALLS)
-    say(f"smoke test: aqctl_{NAME} --simulation answered {called} over RPC "
-        "and exited cleanly on terminate.")
+    say(f"smoke test: aqctl_{NAME} --simulation answered ping() over RPC, "
+        "documented every method, and exited cleanly on terminate.")
 
 
 def take_overwrite_marker(project):

@@ -16,13 +16,11 @@ import sysconfig
 ANSWERS = json.loads(r'''{{ cookiecutter | tojson }}''')
 ARTIQ_ASSIGNED_PORTS = frozenset(json.loads(
     r'''{{ artiq_assigned_ports | tojson }}'''))
-LICENSES = json.loads(r'''{{ licenses | tojson }}''')
-TRANSPORTS = json.loads(r'''{{ transports | tojson }}''')
+# The registry of options in local_extensions.py: the values each takes.
 # On the command line cookiecutter itself refuses an unknown choice or a
 # yes/no it cannot read; answers from a replay file or cruft's .cruft.json
 # reach this hook unchecked.
-DRIVER_APIS = ("sync", "asyncio")
-BOOLEAN_KEYS = ("include_client", "run_checks")
+OPTIONS = json.loads(r'''{{ options | tojson }}''')
 
 MAX_NAME_LENGTH = 24
 MAX_TITLE_LENGTH = 60
@@ -107,9 +105,14 @@ def port_problems(port):
     return []
 
 
-def choice_problems(value, choices):
-    if value not in choices:
-        return ["must be one of: " + ", ".join(choices)]
+def option_problems(value, values):
+    """Why ``value`` is none of the values an option takes."""
+    if all(isinstance(choice, bool) for choice in values):
+        if not isinstance(value, bool):
+            return ["must be yes or no (a JSON true or false)"]
+        return []
+    if value not in values:
+        return ["must be one of: " + ", ".join(values)]
     return []
 
 
@@ -120,17 +123,13 @@ def problems(answers):
         "device_title": text_problems(answers["device_title"],
                                       MAX_TITLE_LENGTH),
         "default_port": port_problems(answers["default_port"]),
-        "transport": choice_problems(answers["transport"], TRANSPORTS),
-        "driver_api": choice_problems(answers["driver_api"], DRIVER_APIS),
-        "license": choice_problems(answers["license"], LICENSES),
         "author_name": text_problems(answers["author_name"],
                                      MAX_AUTHOR_LENGTH),
         "author_email": ([] if EMAIL.fullmatch(answers["author_email"]) else
                          ["must look like name@example.org"]),
     }
-    for key in BOOLEAN_KEYS:
-        if not isinstance(answers[key], bool):
-            found[key] = ["must be yes or no (a JSON true or false)"]
+    for key, option in OPTIONS.items():
+        found[key] = option_problems(answers[key], option["values"])
     return [(key, message)
             for key, messages in found.items() for message in messages]
 

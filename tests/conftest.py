@@ -22,6 +22,7 @@ NEEDS_SIPYCO = pytest.mark.skipif(
 
 # local_extensions is imported by cookiecutter from the template folder.
 sys.path.insert(0, str(TEMPLATE))
+import local_extensions  # noqa: E402
 
 
 def write_cookiecutter_config(folder):
@@ -44,31 +45,54 @@ def keep_out_of_home(tmp_path_factory):
         yield folder
 
 
+# The options whose answers change the generated code, from the registry.
+CODE_OPTIONS = {key: option for key, option in
+                local_extensions.OPTIONS.items() if option.get("shapes_code")}
+
+
 def combination_id(answers):
     """A test id naming the combination, e.g. ``tcp-asyncio-client``."""
-    parts = [answers.get("transport", "console"),
-             answers.get("driver_api", "sync"),
-             "client" if answers.get("include_client") else "no_client"]
-    extra = [f"{key}={value}" for key, value in sorted(answers.items())
-             if key not in ("transport", "driver_api", "include_client")]
-    return "-".join(parts + extra)
+    parts = []
+    for key, option in CODE_OPTIONS.items():
+        value = answers.get(key, option["values"][0])
+        if isinstance(value, bool):
+            value = option["label"] if value else "no_" + option["label"]
+        parts.append(value)
+    parts += [f"{key}={value}" for key, value in sorted(answers.items())
+              if key not in CODE_OPTIONS]
+    return "-".join(parts)
 
 
-# Every transport, driver_api and include_client, in every combination:
-# rendering is cheap. The licence changes LICENSE alone: its own tests.
-COMBINATIONS = [
-    {"transport": transport, "driver_api": api, "include_client": client}
-    for transport, api, client in itertools.product(
-        QUESTIONS["transport"], QUESTIONS["driver_api"], [False, True])
-]
+def pairwise_covering(options):
+    """Few combinations of the options' values in which every two values
+    of two options meet at least once: greedily, the combination that
+    meets the most pairs not yet met, first in product order on a tie (so
+    the defaults come first)."""
+    keys = list(options)
+    candidates = [dict(zip(keys, values)) for values in
+                  itertools.product(*(options[key] for key in keys))]
+
+    def pairs(combination):
+        return {((a, combination[a]), (b, combination[b]))
+                for a, b in itertools.combinations(keys, 2)}
+
+    unmet = set().union(*map(pairs, candidates))
+    chosen = []
+    while unmet:
+        best = max(candidates, key=lambda c: len(pairs(c) & unmet))
+        chosen.append(best)
+        unmet -= pairs(best)
+    return chosen
+
+
+CODE_VALUES = {key: option["values"] for key, option in CODE_OPTIONS.items()}
+# Every combination of the options that shape the code: rendering is
+# cheap. The other options (the licence) have tests of their own.
+COMBINATIONS = [dict(zip(CODE_VALUES, values))
+                for values in itertools.product(*CODE_VALUES.values())]
 # The expensive checks (generated test suites, packaging, artiq_ctlmgr)
-# run on every transport and driver_api, include_client both ways.
-COVERING = [
-    {"transport": transport, "driver_api": api,
-     "include_client": api == "asyncio"}
-    for transport, api in itertools.product(
-        QUESTIONS["transport"], QUESTIONS["driver_api"])
-]
+# run on a pairwise covering set.
+COVERING = pairwise_covering(CODE_VALUES)
 
 
 def generate(output_dir, **answers):

@@ -121,9 +121,9 @@ def installations(render, tmp_path_factory):
     def install_and_test(key):
         answers, project = projects[key]
         installed = Installed(answers, project, tmp_path_factory.mktemp(key))
-        installed.suite = installed.pytest("--ignore", "tests/test_ctlmgr.py")
+        installed.suite = installed.pytest("--ignore", "tests/test_contract_ctlmgr.py")
         with ARTIQ_PORTS:
-            installed.ctlmgr = installed.pytest("tests/test_ctlmgr.py")
+            installed.ctlmgr = installed.pytest("tests/test_contract_ctlmgr.py")
         installed.rpctool = rpctool_session(installed) if HAS_SIPYCO else None
         return key, installed
 
@@ -205,7 +205,7 @@ def test_skip_reasons_are_shown_without_options(render):
     """Not installed, the project's artiq_ctlmgr test cannot run: pytest,
     given no option, says why."""
     result = run_python("-m", "pytest", "-p", "no:cacheprovider",
-                        "tests/test_ctlmgr.py", cwd=render())
+                        "tests/test_contract_ctlmgr.py", cwd=render())
     # 5: every test of the module skipped, so none ran.
     assert result.returncode == 5, result.stdout + result.stderr
     assert re.search(r"^SKIPPED \[1\] .*(sipyco|artiq|not on PATH)",
@@ -232,7 +232,7 @@ def test_the_entry_starts_where_localhost_is_ipv6_first(installations,
     hosts = tmp_path / "hosts"
     hosts.write_text(LOCALHOST_IPV6_FIRST)
     script = ('mount --bind "$1" /etc/hosts && exec "$2" -m pytest '
-              '-p no:cacheprovider tests/test_ctlmgr.py')
+              '-p no:cacheprovider tests/test_contract_ctlmgr.py')
     result = installed.run("unshare", "-m", "sh", "-c", script, "sh",
                            str(hosts), str(installed.python),
                            cwd=installed.project)

@@ -12,9 +12,11 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from conftest import (COMBINATIONS, QUESTIONS, TEMPLATE, combination_id,
-                      generate, run_python)
+from conftest import (CODE_OPTIONS, COMBINATIONS, QUESTIONS, TEMPLATE,
+                      answers_for, combination_id, generate, run_python)
 import local_extensions
+
+OPTIONS = local_extensions.OPTIONS
 
 UNRENDERED = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}|cookiecutter\.")
 HOSTILE_TEXT = [
@@ -55,14 +57,13 @@ def test_flake8_passes(render, answers):
 
 
 @pytest.mark.parametrize("answers", COMBINATIONS, ids=combination_id)
-def test_optional_files_follow_the_answers(render, answers):
+def test_optional_files_follow_the_registry(render, answers):
     project = render(**answers)
-    client_files = [project / "hello" / "aqcli_hello.py",
-                    project / "tests" / "test_client.py"]
-    for path in client_files:
-        assert path.exists() == answers["include_client"], path
-    assert (project / "tests" / "instruments.py").exists() == \
-        (answers["transport"] != "console")
+    for key, option in OPTIONS.items():
+        for path, kept_for in option.get("adds", {}).items():
+            kept = answers.get(key, option["values"][0]) in kept_for
+            assert (project / path.format(name="hello")).exists() == kept, \
+                path
     scripts = tomllib.loads(
         (project / "pyproject.toml").read_text())["project"]["scripts"]
     expected = {"aqctl_hello": "hello.aqctl_hello:main"}
@@ -124,17 +125,48 @@ def test_license_text_and_metadata(render, spdx):
     assert pyproject["project"]["license-files"] == ["LICENSE"]
 
 
-def test_every_offered_transport_has_its_fragments_and_an_example():
-    assert QUESTIONS["transport"] == list(local_extensions.EXAMPLE_ADDRESSES)
-    for transport in QUESTIONS["transport"]:
-        for api in QUESTIONS["driver_api"]:
-            assert (TEMPLATE / "templates" / "transports" /
-                    f"{transport}_{api}.py").exists()
+def test_cookiecutter_json_offers_what_the_registry_holds():
+    for key, option in OPTIONS.items():
+        offered = QUESTIONS[key]
+        if isinstance(offered, bool):
+            assert offered is option["values"][0], key
+            assert sorted(option["values"]) == [False, True], key
+        else:
+            assert offered == option["values"], key
 
 
-def test_every_offered_license_has_a_text():
-    assert sorted(QUESTIONS["license"]) == local_extensions.LICENSES
-    assert QUESTIONS["license"][0] == "LGPL-3.0-or-later"
+def test_every_path_in_the_registry_exists():
+    """Each file an answer adds, and each fragment that every combination
+    of answers includes."""
+    for option in OPTIONS.values():
+        for path in option.get("adds", {}):
+            generated = path.format(name="{{cookiecutter.device_name}}")
+            assert (TEMPLATE / "{{cookiecutter.device_name}}" /
+                    generated).is_file(), path
+    values = {key: option["values"] for key, option in OPTIONS.items()
+              if key not in CODE_OPTIONS}
+    for combination in COMBINATIONS:
+        answers = answers_for(**combination)  # with the hidden ones
+        for key, other_values in values.items():
+            for value in other_values:
+                answers_with = dict(answers, **{key: value})
+                for option in OPTIONS.values():
+                    for fragment in option.get("fragments", []):
+                        path = fragment.format(**answers_with)
+                        assert (TEMPLATE / path).is_file(), path
+
+
+def test_every_transport_has_an_example_address():
+    assert list(local_extensions.EXAMPLE_ADDRESSES) == \
+        OPTIONS["transport"]["values"]
+
+
+def test_every_question_has_its_readme_row():
+    readme = (TEMPLATE / "README.md").read_text()
+    questions = [key for key in QUESTIONS if not key.startswith("_")]
+    rows = re.findall(r"^\| `(\w+)`(?:, `(\w+)`)? \|", readme, re.MULTILINE)
+    assert sorted(key for row in rows for key in row if key) == \
+        sorted(questions)
 
 
 def test_packaging_metadata(render):

@@ -7,7 +7,9 @@ The driver formats the lines; the transport (transport.py, or
 simulation.py with --simulation) carries them.
 Every public method is callable over RPC and shown by
 ``sipyco_rpctool list-methods``: give each a docstring, and no annotation
-that sipyco cannot name (``-> None``, ``int | None``; sipyco#8).
+that sipyco cannot name (``-> None``, ``int | None``; sipyco#8). The
+annotations ``int``, ``float``, ``str``, ``bool`` and ``list[float]`` also
+type the arguments of the command-line client, when there is one.
 """
 
 
@@ -25,7 +27,7 @@ class {{ cls }}:
         self._transport = transport
         self._closed = False
 
-    {{ def }} message(self, msg):
+    {{ def }} message(self, msg: str):
         """Print the text ``msg`` on the console as "message: <msg>"."""
         {{ await }}self._transport.write_line(_console_line(msg))
 

@@ -7,7 +7,9 @@ The driver formats the commands and parses the replies; the transport
 (transport.py, or simulation.py with --simulation) carries the lines.
 Every public method is callable over RPC and shown by
 ``sipyco_rpctool list-methods``: give each a docstring, and no annotation
-that sipyco cannot name (``-> None``, ``int | None``; sipyco#8).
+that sipyco cannot name (``-> None``, ``int | None``; sipyco#8). The
+annotations ``int``, ``float``, ``str``, ``bool`` and ``list[float]`` also
+type the arguments of the command-line client, when there is one.
 """
 
 import logging
@@ -28,7 +30,7 @@ class {{ cls }}:
         """Return the instrument's identity: its reply to ``*IDN?``."""
         return {{ await }}self._transport.query("*IDN?")
 
-    {{ def }} set_voltage(self, volts):
+    {{ def }} set_voltage(self, volts: float):
         """Set the output voltage, in volts, from 0 to 30."""
         low, high = VOLTAGE_RANGE
         if isinstance(volts, bool) or not isinstance(volts, (int, float)):

@@ -1,6 +1,8 @@
 {%- set name = cookiecutter.device_name -%}
-"""Run the controller as artiq_ctlmgr does: in a process of its own."""
+"""What the tests share: the driver's public methods, and the controller,
+run as artiq_ctlmgr does, in a process of its own."""
 
+import inspect
 import socket
 import subprocess
 import sys
@@ -16,6 +18,13 @@ CONTROLLER_MODULE = "{{ name }}.aqctl_{{ name }}"
 STARTUP_TIMEOUT = 15.0  # seconds; generous for a busy machine
 SIPYCO_MISSING = ("sipyco is not installed: this test runs the controller "
                   "over the real sipyco (see README.md)")
+
+
+def public_methods(cls):
+    """The methods sipyco serves and lists, by name: all but _private."""
+    return {name: method
+            for name, method in inspect.getmembers(cls, inspect.isfunction)
+            if not name.startswith("_")}
 
 
 def free_port():

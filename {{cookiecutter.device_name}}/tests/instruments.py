@@ -5,7 +5,6 @@ instrument answers, over TCP or a pseudo-terminal."""
 import os
 import socket
 import threading
-import tty
 
 
 class Instrument:
@@ -58,6 +57,8 @@ class PtyInstrument(Instrument):
     serial port to pyserial."""
 
     def __init__(self, handle):
+        import tty  # POSIX only, as pseudo-terminals are
+
         super().__init__(handle)
         self._far, self._near = os.openpty()
         tty.setraw(self._near)  # no echo, no line editing

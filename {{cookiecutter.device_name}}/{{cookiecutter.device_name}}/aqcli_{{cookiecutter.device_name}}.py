@@ -1,14 +1,17 @@
 {%- set name = cookiecutter.device_name -%}
 """Command-line client for the {{ name }} controller.
 
-Its commands are the driver's public methods, read from their signatures
-and docstrings: a new driver method is a new command.
+Its commands are the driver's public methods, read when it runs: names,
+parameters and defaults from their signatures, argument types from their
+annotations (int, float, str, bool, list[float]), help from their
+docstrings. A method added to the driver is a command, with no edit here.
 """
 
 import argparse
-import ast
+import collections.abc
 import inspect
 import logging
+import typing
 
 from sipyco import common_args
 from sipyco.pc_rpc import Client, IncompatibleServer
@@ -17,17 +20,24 @@ from .aqctl_{{ name }} import DEFAULT_PORT, DEVICE_TITLE
 from .driver import {{ cookiecutter.__driver_class }} as Driver
 
 logger = logging.getLogger(__name__)
+TARGET = "{{ name }}"
 # Called by the controller itself, not by a person.
 NOT_COMMANDS = {"close"}
+SEQUENCES = {list, tuple, collections.abc.Sequence}
+BOOLEANS = {"true": True, "yes": True, "on": True, "1": True,
+            "false": False, "no": False, "off": False, "0": False}
 
 
-def python_value(text):
-    """A command-line argument as a Python literal (5, 2.5, 'x'), else
-    as the text itself."""
+def boolean(text):
+    """``true``/``false`` (or yes/no, on/off, 1/0) as a bool."""
     try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
+        return BOOLEANS[text.lower()]
+    except KeyError:
+        raise argparse.ArgumentTypeError(
+            f"expected true or false, not {text!r}") from None
+
+
+CONVERTERS = {int: int, float: float, str: str, bool: boolean}
 
 
 def driver_methods():
@@ -37,17 +47,67 @@ def driver_methods():
             if not name.startswith("_") and name not in NOT_COMMANDS}
 
 
+def annotated_type(parameter):
+    """The parameter's annotation, else its default's type, else str."""
+    if parameter.annotation is not parameter.empty:
+        return parameter.annotation
+    if parameter.default not in (parameter.empty, None):
+        return type(parameter.default)
+    return str
+
+
+def type_name(kind):
+    return getattr(kind, "__name__", "str")
+
+
+def argument_options(parameter):
+    """add_argument()'s type, nargs and help for one parameter."""
+    kind = annotated_type(parameter)
+    if typing.get_origin(kind) in SEQUENCES or kind in SEQUENCES:
+        item = (typing.get_args(kind) or (str,))[0]
+        required = parameter.default is parameter.empty
+        return {"type": CONVERTERS.get(item, str),
+                "nargs": "+" if required else "*",
+                "help": f"{type_name(item)}, one or more"}
+    return {"type": CONVERTERS.get(kind, str), "help": type_name(kind)}
+
+
+def is_positional(parameter):
+    return (parameter.default is parameter.empty
+            and parameter.kind in (parameter.POSITIONAL_ONLY,
+                                   parameter.POSITIONAL_OR_KEYWORD))
+
+
+def add_parameter(command, parameter):
+    """A positional argument, or an --option when it has a default; an
+    option left out is not sent, so the driver's own default holds."""
+    options = argument_options(parameter)
+    if parameter.kind is parameter.VAR_POSITIONAL:
+        command.add_argument(parameter.name, **dict(options, nargs="*"))
+    elif is_positional(parameter):
+        command.add_argument(parameter.name, **options)
+    else:
+        if parameter.default is not parameter.empty:
+            options["help"] += f", default: {parameter.default!r}"
+        command.add_argument("--" + parameter.name.replace("_", "-"),
+                             dest=parameter.name, default=argparse.SUPPRESS,
+                             required=parameter.default is parameter.empty,
+                             metavar=parameter.name.upper(), **options)
+
+
 def add_commands(parser):
     commands = parser.add_subparsers(title="commands", dest="command",
-                                     required=True)
+                                     metavar="command", required=True)
     for name, method in driver_methods().items():
-        summary = (inspect.getdoc(method) or "").split("\n")[0]
-        command = commands.add_parser(name, help=summary,
-                                      description=inspect.getdoc(method))
+        docstring = inspect.getdoc(method) or ""
+        command = commands.add_parser(
+            name, help=docstring.split("\n")[0], description=docstring,
+            formatter_class=argparse.RawDescriptionHelpFormatter)
         parameters = list(inspect.signature(method).parameters.values())[1:]
         for parameter in parameters:
-            command.add_argument(parameter.name, type=python_value)
-        command.set_defaults(arguments=[p.name for p in parameters])
+            if parameter.kind is not parameter.VAR_KEYWORD:
+                add_parameter(command, parameter)
+        command.set_defaults(parameters=parameters)
 
 
 def get_argparser():
@@ -68,30 +128,84 @@ def get_argparser():
     return parser
 
 
+def call_arguments(args):
+    """The parsed command line as the method's (args, kwargs)."""
+    positional, keywords = [], {}
+    for parameter in args.parameters:
+        if not hasattr(args, parameter.name):
+            continue  # an option left out: the driver's default holds
+        value = getattr(args, parameter.name)
+        if parameter.kind is parameter.VAR_POSITIONAL:
+            positional.extend(value)
+        elif is_positional(parameter):
+            positional.append(value)
+        else:
+            keywords[parameter.name] = value
+    return positional, keywords
+
+
+def output_lines(result):
+    """The result as lines a shell script reads: none for None, an item
+    per line for a sequence, "key<TAB>value" for a mapping."""
+    if result is None:
+        return []
+    if hasattr(result, "tolist"):  # a NumPy array or number
+        result = result.tolist()
+    if isinstance(result, dict):
+        return [f"{key}\t{value}" for key, value in result.items()]
+    if isinstance(result, (list, tuple)):
+        return [str(item) for item in result]
+    return [str(result)]
+
+
+def connect(parser, args):
+    """A client of the controller at -s/-p, once it is known to serve
+    this device; else one error line and exit code 1."""
+    where = f"{args.server}:{args.port}"
+    try:
+        remote = Client(args.server, args.port, None, timeout=args.timeout)
+    except (OSError, IncompatibleServer) as error:
+        logger.info("connecting to %s failed", where, exc_info=True)
+        parser.exit(1, f"{parser.prog}: error: cannot reach the "
+                       f"controller at {where}: {error}\n")
+    targets, _ = remote.get_rpc_id()
+    if TARGET not in targets:
+        remote.close_rpc()
+        parser.exit(1, f"{parser.prog}: error: the controller at {where} "
+                       f"serves {', '.join(targets)}, not {TARGET}: give "
+                       f"the {TARGET} controller's port with -p\n")
+    remote.select_rpc_target(TARGET)
+    return remote
+
+
+def call(parser, remote, args):
+    """The command's result; else one error line and exit code 1."""
+    try:
+        method = getattr(remote, args.command)
+    except AttributeError:  # the controller does not list it
+        parser.exit(1, f"{parser.prog}: error: the controller has no "
+                       f"{args.command}(): is it an older version?\n")
+    positional, keywords = call_arguments(args)
+    try:
+        return method(*positional, **keywords)
+    except Exception as error:
+        logger.info("the call failed", exc_info=True)
+        parser.exit(1, f"{parser.prog}: error: {args.command}: "
+                       f"{type(error).__name__}: {error}\n")
+
+
 def main():
     parser = get_argparser()
     args = parser.parse_args()
     common_args.init_logger_from_args(args)
 
-    where = f"{args.server}:{args.port}"
+    remote = connect(parser, args)
     try:
-        remote = Client(args.server, args.port, "{{ name }}",
-                        timeout=args.timeout)
-    except (OSError, IncompatibleServer) as error:
-        logger.info("connecting to %s failed", where, exc_info=True)
-        parser.exit(1, f"{parser.prog}: error: cannot reach the "
-                       f"controller at {where}: {error}\n")
-    try:
-        call = getattr(remote, args.command)
-        result = call(*[getattr(args, name) for name in args.arguments])
-    except Exception as error:
-        logger.info("the call failed", exc_info=True)
-        parser.exit(1, f"{parser.prog}: error: {args.command}: "
-                       f"{type(error).__name__}: {error}\n")
+        result = call(parser, remote, args)
     finally:
         remote.close_rpc()
-    if result is not None:
-        print(result)
+    for line in output_lines(result):
+        print(line)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,12 @@
 {%- set name = cookiecutter.device_name -%}
-"""The VISA transport's real I/O path: pyvisa-py against a loopback socket
-instrument, and pyvisa-sim's simulated instrument."""
+"""Device tests: the example SCPI instrument's protocol against the fake
+instrument, then the VISA transport's real I/O path: pyvisa-py against a
+loopback socket instrument, and pyvisa-sim's simulated instrument.
+
+This file is yours: when you port the driver to your instrument, replace
+these tests with its own. The contract tests (test_contract_*.py) check
+what every NDSP owes ARTIQ, whatever its device, and must keep passing
+unchanged."""
 
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -10,16 +16,12 @@ import pytest
 from conftest import SIPYCO_MISSING
 from {{ name }} import transport
 from {{ name }}.driver import {{ cookiecutter.__driver_class }} as Driver
-from {{ name }}.simulation import FakeDevice
+from {{ name }}.simulation import FakeDevice, SimulatedTransport
 from instruments import TCPInstrument
 
-pytest.importorskip("pyvisa_py", reason="pyvisa-py is not installed: "
-                    "pip install -e '.[test]'")
 # Seconds: ample for a busy machine; short where silence is the point.
 TIMEOUT = 2.0
 SILENCE_TIMEOUT = 0.5
-# What a real device needs, and --simulation must not.
-LIBRARIES = ("pyvisa", "pyvisa_py")
 # pyvisa-sim's description of the instrument FakeDevice imitates.
 SIMULATED_INSTRUMENT = """\
 spec: "1.1"
@@ -51,8 +53,17 @@ resources:
 """ % FakeDevice.IDENTITY
 
 
+{% include "tests/protocol_scpi.py" %}
+
 @pytest.fixture
-def instrument():
+def pyvisa_py():
+    """The real I/O path's library, or a skip that names it."""
+    pytest.importorskip("pyvisa_py", reason="pyvisa-py is not installed: "
+                        "pip install -e '.[test]'")
+
+
+@pytest.fixture
+def instrument(pyvisa_py):
     instrument = TCPInstrument(FakeDevice().handle)
     yield instrument
     instrument.close()
@@ -70,7 +81,7 @@ def link(device_address, call):
     call(link.close())
 
 
-{% include "tests/transport_exchanges.py" %}
+{% include "tests/exchanges.py" %}
 
 @pytest.fixture
 def simulated(tmp_path, call):
@@ -96,7 +107,7 @@ def test_pyvisa_sim_answers_an_unknown_command_with_garbage(simulated, call):
     assert call(simulated.query("VOLTAGE?")) == "ERROR"
 
 
-def test_a_resource_that_cannot_be_opened(tmp_path, call):
+def test_a_resource_that_cannot_be_opened(pyvisa_py, tmp_path, call):
     with pytest.raises(Exception, match="could not open port"):
         call(transport.open_transport(f"ASRL{tmp_path}/ttyUSB0::INSTR",
                                       timeout=TIMEOUT))

@@ -1,17 +1,9 @@
-{%- set cls = cookiecutter.__driver_class -%}
-"""The driver against its simulation (a fake console behind the transport
-interface) and on a real console. Needs neither sipyco nor hardware."""
-
-import pytest
-
-from {{ cookiecutter.device_name }}.driver import {{ cls }}
-from {{ cookiecutter.device_name }}.simulation import (
-    FakeDevice, SimulatedTransport)
-
-
+{#- The example device's protocol against the fake instrument, through
+    SimulatedTransport; the including file imports pytest, Driver,
+    FakeDevice and SimulatedTransport. -#}
 @pytest.fixture
 def driver():
-    return {{ cls }}(SimulatedTransport(FakeDevice(), timeout=0.1))
+    return Driver(SimulatedTransport(FakeDevice(), timeout=0.1))
 
 
 def test_simulation_prints_what_the_device_would(driver, call, capsys):

@@ -1,24 +1,30 @@
 {%- set name = cookiecutter.device_name -%}
 {%- set cls = cookiecutter.__driver_class -%}
-"""The controller, over the real sipyco RPC, started as artiq_ctlmgr does."""
+"""Contract: the controller, over the real sipyco RPC, started as
+artiq_ctlmgr does. These tests name no method of the example device: they
+must pass unchanged once the driver is yours."""
 
 import inspect
 import pathlib
 import runpy
 import shlex
 import signal
+import sys
 
 import pytest
 
-from conftest import NAME, SIPYCO_MISSING, Controller, run_controller
+from conftest import (NAME, SIPYCO_MISSING, Controller, public_methods,
+                      run_controller)
 
 pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
 
 from {{ name }}.driver import {{ cls }} as Driver
 from {{ name }}.aqctl_{{ name }} import (
-    DEFAULT_PORT, DEVICE_TITLE, get_argparser, main)
+    DEFAULT_PORT, DEVICE_TITLE, get_argparser, main, open_driver)
 
 DEVICE_DB = pathlib.Path(__file__).parent.parent / "device_db.py"
+# What the real device needs, and --simulation must not import.
+TRANSPORT_MODULES = {{ transport_modules.get(cookiecutter.transport, []) | tojson }}
 
 
 @pytest.fixture(scope="module")
@@ -29,11 +35,6 @@ def served():
     yield controller
     code, _, stderr = controller.terminate_over_rpc()
     assert code == 0, stderr
-
-
-def public_methods(cls):
-    return {name for name, _ in inspect.getmembers(cls, inspect.isfunction)
-            if not name.startswith("_")}
 
 
 def test_no_device_is_a_usage_error_naming_both(monkeypatch, capsys):
@@ -101,7 +102,7 @@ def test_every_driver_method_is_listed_with_its_docstring(served):
         methods = client.get_rpc_method_list()["methods"]
     finally:
         client.close_rpc()
-    assert public_methods(Driver) | {"terminate"} <= set(methods)
+    assert set(public_methods(Driver)) | {"terminate"} <= set(methods)
     for name in public_methods(Driver):
         _, docstring = methods[name]
         assert docstring, f"{name}() has no docstring for sipyco_rpctool"
@@ -113,6 +114,42 @@ def test_the_simulation_answers_ping(served):
         assert client.ping() is True
     finally:
         client.close_rpc()
+
+
+def too_many_arguments(method):
+    """Positional arguments that no call of ``method`` binds: one more
+    than it takes, or None when it takes any number."""
+    parameters = list(inspect.signature(method).parameters.values())[1:]
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return None
+    return [0] * (len(parameters) + 1)
+
+
+def test_a_wrong_call_is_an_error_and_the_controller_keeps_serving(served):
+    """Each method called with one argument too many: the caller gets a
+    TypeError, and the controller answers the next call."""
+    client = served.client()
+    try:
+        for name, method in public_methods(Driver).items():
+            arguments = too_many_arguments(method)
+            if arguments is None:
+                continue
+            with pytest.raises(TypeError):
+                getattr(client, name)(*arguments)
+            assert client.ping() is True, f"after {name}()"
+    finally:
+        client.close_rpc()
+
+
+def test_the_simulation_imports_no_transport_library(monkeypatch, call):
+    for module in TRANSPORT_MODULES:
+        monkeypatch.setitem(sys.modules, module, None)  # import fails
+    args = get_argparser().parse_args(["-d", "nowhere", "--simulation"])
+    driver = call(open_driver(args))
+    try:
+        assert call(driver.ping()) is True
+    finally:
+        call(driver.close())
 
 
 @pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT", "SIGHUP"])

@@ -1,7 +1,13 @@
 {%- set name = cookiecutter.device_name -%}
-"""The TCP transport's real I/O path, against a loopback instrument."""
+"""Device tests: the example SCPI instrument's protocol against the fake
+instrument, then the TCP transport's real I/O path against a loopback
+instrument.
 
-import sys
+This file is yours: when you port the driver to your instrument, replace
+these tests with its own. The contract tests (test_contract_*.py) check
+what every NDSP owes ARTIQ, whatever its device, and must keep passing
+unchanged."""
+
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -9,15 +15,15 @@ import pytest
 from conftest import SIPYCO_MISSING
 from {{ name }} import transport
 from {{ name }}.driver import {{ cookiecutter.__driver_class }} as Driver
-from {{ name }}.simulation import FakeDevice
+from {{ name }}.simulation import FakeDevice, SimulatedTransport
 from instruments import TCPInstrument
 
 # Seconds: ample for a busy machine; short where silence is the point.
 TIMEOUT = 2.0
 SILENCE_TIMEOUT = 0.5
-# What a real device needs, and --simulation must not.
-LIBRARIES = ()
 
+
+{% include "tests/protocol_scpi.py" %}
 
 @pytest.fixture
 def instrument():
@@ -38,7 +44,7 @@ def link(device_address, call):
     call(link.close())
 
 
-{% include "tests/transport_exchanges.py" %}
+{% include "tests/exchanges.py" %}
 
 @pytest.mark.parametrize("address, expected", [
     ("192.168.1.50", ("192.168.1.50", 5025)),

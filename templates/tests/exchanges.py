@@ -1,8 +1,7 @@
 {#- The tests every line transport shares; the including file defines the
     fixtures instrument (an Instrument of tests/instruments.py, serving the
     fake device), device_address (its address for -d) and link (the
-    transport opened on it, with TIMEOUT), and LIBRARIES, the modules a
-    real device needs. -#}
+    transport opened on it, with TIMEOUT) and SILENCE_TIMEOUT. -#}
 def test_a_query_and_its_reply(link, call):
     assert call(link.query("*IDN?")) == FakeDevice.IDENTITY
 
@@ -89,15 +88,3 @@ def test_a_silent_device_times_out_and_the_controller_keeps_serving(
         assert client.identify() == FakeDevice.IDENTITY
     finally:
         client.close_rpc()
-
-
-def test_the_simulation_needs_no_transport_library(monkeypatch, call):
-    pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
-    from {{ name }}.aqctl_{{ name }} import (
-        get_argparser, open_driver)
-
-    for library in LIBRARIES:
-        monkeypatch.setitem(sys.modules, library, None)  # import fails
-    args = get_argparser().parse_args(["-d", "nowhere", "--simulation"])
-    driver = call(open_driver(args))
-    assert call(driver.identify()) == FakeDevice.IDENTITY

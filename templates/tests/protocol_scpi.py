@@ -1,14 +1,6 @@
-{%- set cls = cookiecutter.__driver_class -%}
-"""The driver against its simulation: the fake instrument behind the
-transport interface. Needs neither sipyco nor hardware."""
-
-import pytest
-
-from {{ cookiecutter.device_name }}.driver import {{ cls }}
-from {{ cookiecutter.device_name }}.simulation import (
-    FakeDevice, SimulatedTransport)
-
-
+{#- The example device's protocol against the fake instrument, through
+    SimulatedTransport; the including file imports pytest, Driver,
+    FakeDevice and SimulatedTransport. -#}
 @pytest.fixture
 def device():
     return FakeDevice()
@@ -16,7 +8,7 @@ def device():
 
 @pytest.fixture
 def driver(device):
-    return {{ cls }}(SimulatedTransport(device, timeout=0.1))
+    return Driver(SimulatedTransport(device, timeout=0.1))
 
 
 def test_identify(driver, call):
@@ -51,11 +43,11 @@ def test_a_malformed_reply_is_an_error(driver, device, call):
 
 
 def test_an_unknown_command_gets_no_reply_and_queues_an_error(device, call):
-    transport = SimulatedTransport(device, timeout=0.1)
+    link = SimulatedTransport(device, timeout=0.1)
     with pytest.raises(TimeoutError):
-        call(transport.query("VOLTAGE?"))
-    assert call(transport.query("SYST:ERR?")) == '-113,"Undefined header"'
-    assert call(transport.query("SYST:ERR?")) == '0,"No error"'
+        call(link.query("VOLTAGE?"))
+    assert call(link.query("SYST:ERR?")) == '-113,"Undefined header"'
+    assert call(link.query("SYST:ERR?")) == '0,"No error"'
 
 
 def test_ping_is_false_and_never_raises_once_the_device_is_gone(driver, call):

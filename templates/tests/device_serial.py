@@ -1,6 +1,12 @@
 {%- set name = cookiecutter.device_name -%}
-"""The serial transport's real I/O path, against an instrument at the far
-end of a pseudo-terminal."""
+"""Device tests: the example SCPI instrument's protocol against the fake
+instrument, then the serial transport's real I/O path against an
+instrument at the far end of a pseudo-terminal.
+
+This file is yours: when you port the driver to your instrument, replace
+these tests with its own. The contract tests (test_contract_*.py) check
+what every NDSP owes ARTIQ, whatever its device, and must keep passing
+unchanged."""
 
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -10,24 +16,27 @@ import pytest
 from conftest import SIPYCO_MISSING
 from {{ name }} import transport
 from {{ name }}.driver import {{ cookiecutter.__driver_class }} as Driver
-from {{ name }}.simulation import FakeDevice
-
-pytest.importorskip("serial", reason="pyserial is not installed: "
-                    "pip install -e '.[test]'")
-if sys.platform == "win32":
-    pytest.skip("pseudo-terminals need a POSIX system",
-                allow_module_level=True)
+from {{ name }}.simulation import FakeDevice, SimulatedTransport
 from instruments import PtyInstrument
 
 # Seconds: ample for a busy machine; short where silence is the point.
 TIMEOUT = 2.0
 SILENCE_TIMEOUT = 0.5
-# What a real device needs, and --simulation must not.
-LIBRARIES = ("serial", "serial_asyncio")
+
+
+{% include "tests/protocol_scpi.py" %}
+
+@pytest.fixture
+def pyserial():
+    """The real I/O path's library, or a skip that names it."""
+    pytest.importorskip("serial", reason="pyserial is not installed: "
+                        "pip install -e '.[test]'")
 
 
 @pytest.fixture
-def instrument():
+def instrument(pyserial):
+    if sys.platform == "win32":
+        pytest.skip("pseudo-terminals need a POSIX system")
     instrument = PtyInstrument(FakeDevice().handle)
     yield instrument
     instrument.close()
@@ -46,9 +55,9 @@ def link(device_address, call):
     call(link.close())
 
 
-{% include "tests/transport_exchanges.py" %}
+{% include "tests/exchanges.py" %}
 
-def test_a_port_that_does_not_exist(tmp_path, call):
+def test_a_port_that_does_not_exist(pyserial, tmp_path, call):
     with pytest.raises(Exception, match="ttyUSB0"):
         call(transport.open_transport(str(tmp_path / "ttyUSB0"),
                                       timeout=TIMEOUT))

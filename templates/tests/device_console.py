@@ -1,12 +1,21 @@
 {%- set name = cookiecutter.device_name -%}
-"""The console transport's real output path: standard output, or an
-existing terminal or file."""
+"""Device tests: the example console device (ARTIQ's NDSP tutorial) against
+its simulation, then the console transport's real output path: standard
+output, or an existing terminal or file.
+
+This file is yours: when you port the driver to your instrument, replace
+these tests with its own. The contract tests (test_contract_*.py) check
+what every NDSP owes ARTIQ, whatever its device, and must keep passing
+unchanged."""
 
 import pytest
 
 from {{ name }} import transport
 from {{ name }}.driver import {{ cookiecutter.__driver_class }} as Driver
+from {{ name }}.simulation import FakeDevice, SimulatedTransport
 
+
+{% include "tests/protocol_console.py" %}
 
 @pytest.fixture
 def console(tmp_path):

@@ -1,0 +1,193 @@
+{%- set name = cookiecutter.device_name -%}
+"""Contract: the command-line client offers every driver method, with
+arguments typed by the method's annotations, and reaches each through a
+running controller. These tests name no method of the example device:
+they must pass unchanged once the driver is yours."""
+
+import collections.abc
+import inspect
+import socket
+import subprocess
+import sys
+import time
+import typing
+
+import pytest
+
+from conftest import (NAME, SIPYCO_MISSING, STARTUP_TIMEOUT, Controller,
+                      free_port, public_methods)
+
+pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
+
+from {{ name }}.aqcli_{{ name }} import (
+    get_argparser, main, output_lines)
+from {{ name }}.driver import {{ cookiecutter.__driver_class }} as Driver
+
+# A command-line word for each annotation the client types, and its value.
+SAMPLES = {int: ("3", 3), float: ("2.5", 2.5), str: ("text", "text"),
+           bool: ("true", True)}
+SEQUENCES = {list, tuple, collections.abc.Sequence}
+# Methods the controller calls itself: not commands.
+NOT_COMMANDS = {"close"}
+# Another device's controller: a real sipyco server with another target.
+OTHER_CONTROLLER = """
+import sys
+from sipyco.pc_rpc import simple_server_loop
+class Other:
+    def ping(self):
+        return True
+simple_server_loop({"other_device": Other()}, "127.0.0.1", int(sys.argv[1]))
+"""
+
+
+@pytest.fixture(scope="module")
+def served():
+    controller = Controller("--simulation")
+    controller.client().close_rpc()  # it listens
+    yield controller
+    code, _, stderr = controller.terminate_over_rpc()
+    assert code == 0, stderr
+
+
+def commands():
+    return {name: method for name, method in public_methods(Driver).items()
+            if name not in NOT_COMMANDS}
+
+
+def sample(parameter):
+    """Command-line words for a parameter, and the value they stand for:
+    typed by its annotation, else by its default, else text."""
+    kind = parameter.annotation
+    if kind is parameter.empty:
+        kind = str if parameter.default is parameter.empty \
+            else type(parameter.default)
+    if (typing.get_origin(kind) or kind) in SEQUENCES:
+        item = (typing.get_args(kind) or (str,))[0]
+        word, value = SAMPLES.get(item, SAMPLES[str])
+        return [word, word], [value, value]
+    word, value = SAMPLES.get(kind, SAMPLES[str])
+    return [word], value
+
+
+def sample_command_line(name, method):
+    """The command with a value for each parameter without a default, and
+    the values the method should receive."""
+    words, values = [name], {}
+    for parameter in list(inspect.signature(method).parameters.values())[1:]:
+        if parameter.default is parameter.empty:
+            parameter_words, values[parameter.name] = sample(parameter)
+            words += parameter_words
+    return words, values
+
+
+def run_main(monkeypatch, capsys, port, *arguments):
+    """aqcli as its console script runs it: (exit code, stdout, stderr)."""
+    monkeypatch.setattr("sys.argv", [f"aqcli_{NAME}", "-s", "127.0.0.1",
+                                     "-p", str(port), *arguments])
+    try:
+        main()
+        code = 0
+    except SystemExit as exit:
+        code = exit.code
+    output = capsys.readouterr()
+    return code, output.out, output.err
+
+
+def test_every_driver_method_is_a_command_with_its_summary():
+    text = " ".join(get_argparser().format_help().split())
+    for name, method in commands().items():
+        assert f" {name} " in text
+        summary = " ".join(inspect.getdoc(method).split("\n")[0].split())
+        assert summary[:30] in text
+
+
+@pytest.mark.parametrize("name", sorted(commands()))
+def test_arguments_are_typed_by_the_annotations(name):
+    words, values = sample_command_line(name, commands()[name])
+    args = get_argparser().parse_args(words)
+    for parameter, value in values.items():
+        assert getattr(args, parameter) == value
+        assert type(getattr(args, parameter)) is type(value)
+
+
+@pytest.mark.parametrize("name", sorted(commands()))
+def test_every_command_reaches_the_controller(served, monkeypatch, capsys,
+                                              name):
+    """A call that the driver refuses (a value out of its range) still
+    reached it: the error is the driver's, in one line. A TypeError would
+    be the client calling it wrongly."""
+    words, _ = sample_command_line(name, commands()[name])
+    code, stdout, stderr = run_main(monkeypatch, capsys, served.port, *words)
+    if code != 0:
+        [line] = stderr.splitlines()
+        assert line.startswith(f"aqcli_{NAME}: error: {name}: "), line
+        assert f": {name}: TypeError:" not in line, line
+
+
+def test_results_are_lines_a_shell_script_reads():
+    assert output_lines(None) == []
+    assert output_lines("text with spaces") == ["text with spaces"]
+    assert output_lines(True) == ["True"]
+    assert output_lines(2.5) == ["2.5"]
+    assert output_lines([1.5, 2]) == ["1.5", "2"]
+    assert output_lines({"a": 1}) == ["a\t1"]
+
+
+def test_ping_through_the_console_script(served):
+    result = subprocess.run(
+        [sys.executable, "-m", f"{NAME}.aqcli_{NAME}", "-s", "127.0.0.1",
+         "-p", str(served.port), "ping"],
+        capture_output=True, text=True, timeout=STARTUP_TIMEOUT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "True\n"
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["ping", "extra"], "unrecognized arguments: extra"),
+    ([], "the following arguments are required: command"),
+])
+def test_a_wrong_command_line_is_a_usage_error(capsys, arguments, message):
+    with pytest.raises(SystemExit) as exit:
+        get_argparser().parse_args(arguments)
+    assert exit.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_an_unreachable_controller_is_one_error_line(monkeypatch, capsys):
+    code, _, stderr = run_main(monkeypatch, capsys, free_port(), "ping")
+    assert code == 1
+    [line] = stderr.splitlines()
+    assert line.startswith(
+        f"aqcli_{NAME}: error: cannot reach the controller at ")
+
+
+@pytest.fixture
+def other_controller():
+    """The port of another device's controller, once it listens."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-c", OTHER_CONTROLLER,
+                                str(port)], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    try:
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port)).close()
+                break
+            except ConnectionRefusedError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("the other controller never listened")
+                time.sleep(0.05)
+        yield port
+    finally:
+        process.kill()
+        process.communicate()
+
+
+def test_another_devices_controller_is_one_error_line(other_controller,
+                                                      monkeypatch, capsys):
+    code, _, stderr = run_main(monkeypatch, capsys, other_controller, "ping")
+    assert code == 1
+    assert stderr == (
+        f"aqcli_{NAME}: error: the controller at 127.0.0.1:"
+        f"{other_controller} serves other_device, not {NAME}: give the "
+        f"{NAME} controller's port with -p\n")

@@ -1,0 +1,1 @@
+{% include "tests/device_" ~ cookiecutter.transport ~ ".py" %}

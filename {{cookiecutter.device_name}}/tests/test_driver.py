@@ -1,1 +1,0 @@
-{% include "tests/driver_" ~ cookiecutter.__device ~ ".py" %}

@@ -1,1 +1,0 @@
-{% include "tests/transport_" ~ cookiecutter.transport ~ ".py" %}
