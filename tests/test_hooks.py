@@ -168,6 +168,8 @@ DRIVER = "templates/drivers/console.py"
 CONTROLLER = ("{{cookiecutter.device_name}}/{{cookiecutter.device_name}}/"
               "aqctl_{{cookiecutter.device_name}}.py")
 STARTUP = "    common_args.init_logger_from_args(args)\n"
+MESSAGE_DOCSTRING = ('        """Print the text ``msg`` on the console as '
+                     '"message: <msg>"."""\n')
 # (file to break, text, its broken replacement, what the failure must say)
 BROKEN_TEMPLATES = [
     pytest.param(TRANSPORT, "import sys\n", "import sys\nimport json\n",
@@ -178,6 +180,10 @@ BROKEN_TEMPLATES = [
                  ["controller smoke test: ping() returned False, "
                   "expected True"],
                  id="smoke-ping", marks=NEEDS_SIPYCO),
+    pytest.param(DRIVER, MESSAGE_DOCSTRING, "",
+                 ["controller smoke test: give these methods a docstring, "
+                  "which sipyco_rpctool shows: message()"],
+                 id="smoke-docstring", marks=NEEDS_SIPYCO),
     pytest.param(CONTROLLER, STARTUP,
                  STARTUP + "    raise SystemExit('cannot start')\n",
                  ["the controller exited before it served", "cannot start"],

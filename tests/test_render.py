@@ -1,6 +1,7 @@
 """Every combination renders into complete, valid, flake8-clean files."""
 
 import ast
+import itertools
 import re
 import runpy
 from datetime import datetime, timezone
@@ -12,8 +13,9 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from conftest import (CODE_OPTIONS, COMBINATIONS, QUESTIONS, TEMPLATE,
-                      answers_for, combination_id, generate, run_python)
+from conftest import (CODE_OPTIONS, CODE_VALUES, COMBINATIONS, COVERING,
+                      QUESTIONS, TEMPLATE, answers_for, combination_id,
+                      generate, pairwise_covering, run_python)
 import local_extensions
 
 OPTIONS = local_extensions.OPTIONS
@@ -154,6 +156,30 @@ def test_every_path_in_the_registry_exists():
                     for fragment in option.get("fragments", []):
                         path = fragment.format(**answers_with)
                         assert (TEMPLATE / path).is_file(), path
+
+
+def meets_every_pair(combinations, values):
+    return all(
+        {(c[a], c[b]) for c in combinations} ==
+        set(itertools.product(values[a], values[b]))
+        for a, b in itertools.combinations(values, 2))
+
+
+def test_the_covering_set_meets_every_pair_of_values():
+    assert meets_every_pair(COVERING, CODE_VALUES)
+    assert len(COVERING) < len(COMBINATIONS)
+    assert COVERING[0] == {key: values[0]
+                           for key, values in CODE_VALUES.items()}
+
+
+def test_pairwise_covering_stays_small_as_options_are_added():
+    """Four yes/no options more, as the mediator, SSL and remote exec will
+    bring: 128 combinations, and still about a dozen runs."""
+    values = dict(CODE_VALUES, **{f"flag{i}": [False, True]
+                                  for i in range(4)})
+    covering = pairwise_covering(values)
+    assert meets_every_pair(covering, values)
+    assert len(covering) <= 12
 
 
 def test_every_transport_has_an_example_address():
