@@ -182,9 +182,9 @@ def installations(render, tmp_path_factory):
                 "tests/test_contract_ctlmgr.py")
         if ported:
             installed.checks = checks
-            installed.session = client_session(installed)
-        elif HAS_SIPYCO:
-            installed.rpctool = rpctool_session(installed)
+        if HAS_SIPYCO:
+            installed.session = (client_session if ported
+                                 else rpctool_session)(installed)
         return key, installed
 
     with ThreadPoolExecutor(2) as pool:
@@ -380,7 +380,7 @@ def rpctool_session(installed):
 @pytest.mark.skipif(not HAS_SIPYCO, reason="sipyco is not installed: "
                     "this test serves the controller to sipyco_rpctool")
 def test_sipyco_rpctool_lists_calls_and_terminates(installed):
-    outputs, code, stdout, stderr = installed.rpctool
+    outputs, code, stdout, stderr = installed.session
     assert outputs, f"the controller never answered:\n{stderr}"
     for call, result in outputs.items():
         assert result.returncode == 0, (call, result.stderr)
