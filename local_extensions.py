@@ -1,10 +1,12 @@
-"""Jinja filters and globals for the ndsp-template.
+"""The registry of options, and the Jinja filters and globals, of the
+ndsp-template.
 
 Nothing beyond what cookiecutter itself brings is imported.
 
 Cookiecutter loads this module through ``_extensions`` in cookiecutter.json;
-the hooks are rendered with the same environment, so the port rules below are
-the single source of truth for the template, the hooks and the tests.
+the hooks are rendered with the same environment, so the registry and the
+port rules below are the single source of truth for the template, the hooks
+and the tests.
 """
 
 import importlib.metadata
