@@ -404,6 +404,9 @@ PORTED_CLIENT_CALLS = [
     (["set_rf_enabled", "yes"], 0, ""),
     (["rf_enabled"], 0, "True\n"),
     (["serial_number"], 0, "ATT4-SIM-000123\n"),
+    # A parameter named like the client's -p/--port.
+    (["select_input", "2"], 0, ""),
+    (["selected_input"], 0, "2\n"),
     (["set_attenuation", "two", "1"], 2,
      "argument channel: invalid int value: 'two'"),
     (["get_attenuation", "9"], 1,

@@ -99,6 +99,21 @@ def test_rf_enabled_must_be_a_bool(driver, sent, call):
     assert sent == []
 
 
+def test_input_port_selected_and_read_back(driver, device, sent, call):
+    call(driver.select_input(2))
+    assert sent == ["INP 2"]
+    assert device.input_port == 2
+    assert call(driver.selected_input()) == 2
+
+
+@pytest.mark.parametrize("port, error", [(3, ValueError), ("2", TypeError)])
+def test_a_wrong_input_port_is_refused_before_sending(driver, sent, call,
+                                                      port, error):
+    with pytest.raises(error, match="port must be"):
+        call(driver.select_input(port))
+    assert sent == []
+
+
 def test_sweep_is_sent_as_one_line(driver, device, sent, call):
     call(driver.load_sweep([1.0, 2.5, 3]))
     assert sent == ["SWEEP 1.0,2.5,3.0;0.100"]

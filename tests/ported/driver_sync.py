@@ -16,7 +16,8 @@ import logging
 
 logger = logging.getLogger(__name__)
 
-# The channels, numbered as on the front panel.
+# The RF input ports, and the channels, numbered as on the front panel.
+INPUT_PORTS = (1, 2)
 CHANNELS = (1, 2, 3, 4)
 # The attenuation each channel takes, in dB, and its step.
 ATTENUATION_RANGE = (0.0, 31.5)
@@ -96,6 +97,18 @@ class Hello:
         if reply not in ("0", "1"):
             raise ValueError(f"malformed reply to OUTP?: {reply!r}")
         return reply == "1"
+
+    def select_input(self, port: int):
+        """Route RF input port 1 or 2 to the channels."""
+        if not isinstance(port, int) or isinstance(port, bool):
+            raise TypeError(f"port must be an int, not {type(port).__name__}")
+        if port not in INPUT_PORTS:
+            raise ValueError(f"port must be 1 or 2, not {port}")
+        self._transport.write_line(f"INP {port}")
+
+    def selected_input(self):
+        """Return the RF input port routed to the channels, 1 or 2."""
+        return _parse(self._transport.query("INP?"), "INP?", int)
 
     def load_sweep(self, levels: list[float], dwell: float = 0.1):
         """Load a stepped sweep: the attenuation levels, in dB, in order.

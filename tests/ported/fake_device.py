@@ -8,10 +8,10 @@ example's fake device, after SimulatedTransport; so it imports nothing.
 class FakeDevice:
     """A 4-channel programmable RF attenuator in software.
 
-    It holds each channel's attenuation, the RF output switch and a loaded
-    sweep, and answers what a real one answers: nothing to a command it
-    does not know or a value it cannot take, which it queues in its error
-    queue (SYST:ERR?) instead.
+    It holds each channel's attenuation, the RF input and output switches
+    and a loaded sweep, and answers what a real one answers: nothing to a
+    command it does not know or a value it cannot take, which it queues in
+    its error queue (SYST:ERR?) instead.
     """
 
     SERIAL_NUMBER = "ATT4-SIM-000123"
@@ -28,6 +28,7 @@ class FakeDevice:
     def __init__(self):
         self.attenuation = {channel: 0.0 for channel in self.CHANNELS}
         self.rf_enabled = False
+        self.input_port = 1
         self.sweep = []
         self.dwell = None
         self.errors = []
@@ -46,6 +47,8 @@ class FakeDevice:
             return f"{self.attenuation[channel]:.1f}"
         if header == "OUTP?":
             return "1" if self.rf_enabled else "0"
+        if header == "INP?":
+            return str(self.input_port)
         if header == "SWEEP:LEN?":
             return str(len(self.sweep))
         if header == "SYST:ERR?":
@@ -54,6 +57,10 @@ class FakeDevice:
             self._set_attenuation(argument)
         elif header == "OUTP":
             self._set_output(argument)
+        elif header == "INP" and argument in ("1", "2"):
+            self.input_port = int(argument)
+        elif header == "INP":
+            self.errors.append(self.OUT_OF_RANGE)
         elif header == "SWEEP":
             self._load_sweep(argument)
         else:

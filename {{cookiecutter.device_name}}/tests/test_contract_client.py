@@ -20,7 +20,7 @@ from conftest import (NAME, SIPYCO_MISSING, STARTUP_TIMEOUT, Controller,
 pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
 
 from {{ name }}.aqcli_{{ name }} import (
-    get_argparser, main, output_lines)
+    call_arguments, get_argparser, main, output_lines)
 from {{ name }}.driver import {{ cookiecutter.__driver_class }} as Driver
 
 # A command-line word for each annotation the client types, and its value.
@@ -74,10 +74,21 @@ def sample_command_line(name, method):
     the values the method should receive."""
     words, values = [name], {}
     for parameter in list(inspect.signature(method).parameters.values())[1:]:
-        if parameter.default is parameter.empty:
-            parameter_words, values[parameter.name] = sample(parameter)
-            words += parameter_words
+        if parameter.default is not parameter.empty or parameter.kind in (
+                parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        parameter_words, values[parameter.name] = sample(parameter)
+        if parameter.kind is parameter.KEYWORD_ONLY:
+            words.append("--" + parameter.name.replace("_", "-"))
+        words += parameter_words
     return words, values
+
+
+def sent(method, words):
+    """What the client sends for ``words``, bound to the parameters."""
+    positional, keywords = call_arguments(get_argparser().parse_args(words))
+    return inspect.signature(method).bind(
+        None, *positional, **keywords).arguments
 
 
 def run_main(monkeypatch, capsys, port, *arguments):
@@ -104,10 +115,27 @@ def test_every_driver_method_is_a_command_with_its_summary():
 @pytest.mark.parametrize("name", sorted(commands()))
 def test_arguments_are_typed_by_the_annotations(name):
     words, values = sample_command_line(name, commands()[name])
-    args = get_argparser().parse_args(words)
+    arguments = sent(commands()[name], words)
     for parameter, value in values.items():
-        assert getattr(args, parameter) == value
-        assert type(getattr(args, parameter)) is type(value)
+        assert arguments[parameter] == value
+        assert type(arguments[parameter]) is type(value)
+
+
+def test_defaults_are_options_and_names_never_clash(monkeypatch):
+    """A method added to the driver is a command; a defaulted parameter is
+    an --option, left to the driver when not given; a parameter named like
+    the client's own options (port, timeout) does not change them."""
+    class Extended(Driver):
+        def tune(self, port: int, levels: list, *, timeout: float = 1.0):
+            """Added by this test."""
+
+    monkeypatch.setattr(f"{NAME}.aqcli_{NAME}.Driver", Extended)
+    words = ["-p", "1234", "tune", "7", "a", "b"]
+    args = get_argparser().parse_args(words + ["--timeout", "2"])
+    assert (args.port, args.timeout) == (1234, 10.0)
+    assert sent(Extended.tune, words + ["--timeout", "2"]) == {
+        "self": None, "port": 7, "levels": ["a", "b"], "timeout": 2.0}
+    assert "timeout" not in sent(Extended.tune, words)
 
 
 @pytest.mark.parametrize("name", sorted(commands()))

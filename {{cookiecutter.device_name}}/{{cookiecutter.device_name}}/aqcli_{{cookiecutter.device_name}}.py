@@ -78,21 +78,29 @@ def is_positional(parameter):
                                    parameter.POSITIONAL_OR_KEYWORD))
 
 
+def destination(parameter):
+    """Where argparse keeps a parameter's value: apart from the client's
+    own options, so that a parameter may be called port or timeout."""
+    return "argument:" + parameter.name
+
+
 def add_parameter(command, parameter):
     """A positional argument, or an --option when it has a default; an
     option left out is not sent, so the driver's own default holds."""
     options = argument_options(parameter)
     if parameter.kind is parameter.VAR_POSITIONAL:
-        command.add_argument(parameter.name, **dict(options, nargs="*"))
-    elif is_positional(parameter):
-        command.add_argument(parameter.name, **options)
-    else:
-        if parameter.default is not parameter.empty:
-            options["help"] += f", default: {parameter.default!r}"
-        command.add_argument("--" + parameter.name.replace("_", "-"),
-                             dest=parameter.name, default=argparse.SUPPRESS,
-                             required=parameter.default is parameter.empty,
-                             metavar=parameter.name.upper(), **options)
+        options["nargs"] = "*"
+    if parameter.kind is parameter.VAR_POSITIONAL or is_positional(parameter):
+        command.add_argument(destination(parameter), metavar=parameter.name,
+                             **options)
+        return
+    if parameter.default is not parameter.empty:
+        options["help"] += f", default: {parameter.default!r}"
+    command.add_argument("--" + parameter.name.replace("_", "-"),
+                         dest=destination(parameter),
+                         default=argparse.SUPPRESS,
+                         required=parameter.default is parameter.empty,
+                         metavar=parameter.name.upper(), **options)
 
 
 def add_commands(parser):
@@ -132,9 +140,9 @@ def call_arguments(args):
     """The parsed command line as the method's (args, kwargs)."""
     positional, keywords = [], {}
     for parameter in args.parameters:
-        if not hasattr(args, parameter.name):
+        if not hasattr(args, destination(parameter)):
             continue  # an option left out: the driver's default holds
-        value = getattr(args, parameter.name)
+        value = getattr(args, destination(parameter))
         if parameter.kind is parameter.VAR_POSITIONAL:
             positional.extend(value)
         elif is_positional(parameter):
