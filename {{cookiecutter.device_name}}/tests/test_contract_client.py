@@ -121,13 +121,14 @@ def test_arguments_are_typed_by_the_annotations(name):
         assert type(arguments[parameter]) is type(value)
 
 
-def test_defaults_are_options_and_names_never_clash(monkeypatch):
-    """A method added to the driver is a command; a defaulted parameter is
-    an --option, left to the driver when not given; a parameter named like
-    the client's own options (port, timeout) does not change them."""
+def test_a_method_added_to_the_driver_is_a_command(monkeypatch, capsys):
+    """A defaulted parameter is an --option, left to the driver when not
+    given; a parameter named like the client's own options (port, timeout)
+    does not change them; a % in a docstring or default is shown as is."""
     class Extended(Driver):
-        def tune(self, port: int, levels: list, *, timeout: float = 1.0):
-            """Added by this test."""
+        def tune(self, port: int, levels: list, *, timeout: float = 1.0,
+                 unit: str = "%"):
+            """Set the output to 50 %, as added by this test."""
 
     monkeypatch.setattr(f"{NAME}.aqcli_{NAME}.Driver", Extended)
     words = ["-p", "1234", "tune", "7", "a", "b"]
@@ -136,6 +137,10 @@ def test_defaults_are_options_and_names_never_clash(monkeypatch):
     assert sent(Extended.tune, words + ["--timeout", "2"]) == {
         "self": None, "port": 7, "levels": ["a", "b"], "timeout": 2.0}
     assert "timeout" not in sent(Extended.tune, words)
+    assert "Set the output to 50 %" in get_argparser().format_help()
+    with pytest.raises(SystemExit):
+        get_argparser().parse_args(["tune", "--help"])
+    assert "str, default: '%'" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("name", sorted(commands()))

@@ -78,6 +78,11 @@ def is_positional(parameter):
                                    parameter.POSITIONAL_OR_KEYWORD))
 
 
+def literal(text):
+    """``text`` as argparse shows it: a help text is %-formatted."""
+    return text.replace("%", "%%")
+
+
 def destination(parameter):
     """Where argparse keeps a parameter's value: apart from the client's
     own options, so that a parameter may be called port or timeout."""
@@ -95,7 +100,7 @@ def add_parameter(command, parameter):
                              **options)
         return
     if parameter.default is not parameter.empty:
-        options["help"] += f", default: {parameter.default!r}"
+        options["help"] += literal(f", default: {parameter.default!r}")
     command.add_argument("--" + parameter.name.replace("_", "-"),
                          dest=destination(parameter),
                          default=argparse.SUPPRESS,
@@ -109,7 +114,8 @@ def add_commands(parser):
     for name, method in driver_methods().items():
         docstring = inspect.getdoc(method) or ""
         command = commands.add_parser(
-            name, help=docstring.split("\n")[0], description=docstring,
+            name, help=literal(docstring.split("\n")[0]),
+            description=docstring,
             formatter_class=argparse.RawDescriptionHelpFormatter)
         parameters = list(inspect.signature(method).parameters.values())[1:]
         for parameter in parameters:
