@@ -79,6 +79,25 @@ OPTIONS = {
         "shapes_code": True,
         "label": "client",
     },
+    "include_mediator": {
+        "values": [False, True],
+        "adds": {"{name}/mediator.py": [True],
+                 "tests/test_contract_mediator.py": [True]},
+        "shapes_code": True,
+        "label": "mediator",
+    },
+    "remote_exec": {
+        "values": [False, True],
+        "adds": {"tests/test_contract_remote_exec.py": [True]},
+        "shapes_code": True,
+        "label": "rexec",
+    },
+    "ssl": {
+        "values": [False, True],
+        "adds": {"tests/certificates.py": [True]},
+        "shapes_code": True,
+        "label": "ssl",
+    },
     "license": {
         "values": ["LGPL-3.0-or-later", "MIT", "BSD-3-Clause",
                    "GPL-3.0-or-later", "Apache-2.0"],
@@ -86,6 +105,14 @@ OPTIONS = {
     },
     "run_checks": {"values": [True, False]},
 }
+# Answers that cannot work together, and why: the pre-generation hook
+# refuses them, and the tests leave them out of their combinations.
+CONFLICTS = [
+    ({"ssl": True, "remote_exec": True},
+     "ARTIQ's device manager opens the remote execution target "
+     "(controller_aux_target) without SSL, so an SSL controller would "
+     "refuse it: choose one of ssl and remote_exec"),
+]
 
 # Per transport: what a device address looks like, and the libraries the
 # generated package needs (by driver_api); pyvisa-sim only for its tests.
@@ -204,6 +231,7 @@ class NdspExtension(Extension):
         environment.globals.update(
             artiq_assigned_ports=ARTIQ_ASSIGNED_PORTS,
             options=OPTIONS,
+            conflicts=CONFLICTS,
             example_addresses=EXAMPLE_ADDRESSES,
             transport_modules=TRANSPORT_MODULES,
             test_libraries=TEST_LIBRARIES,

@@ -21,6 +21,8 @@ ARTIQ_ASSIGNED_PORTS = frozenset(json.loads(
 # yes/no it cannot read; answers from a replay file or cruft's .cruft.json
 # reach this hook unchecked.
 OPTIONS = json.loads(r'''{{ options | tojson }}''')
+# Answers that cannot work together: [({key: value, ...}, why), ...].
+CONFLICTS = json.loads(r'''{{ conflicts | tojson }}''')
 
 MAX_NAME_LENGTH = 24
 MAX_TITLE_LENGTH = 60
@@ -130,6 +132,9 @@ def problems(answers):
     }
     for key, option in OPTIONS.items():
         found[key] = option_problems(answers[key], option["values"])
+    for together, why in CONFLICTS:
+        if all(answers[key] == value for key, value in together.items()):
+            found.setdefault(next(iter(together)), []).append(why)
     return [(key, message)
             for key, messages in found.items() for message in messages]
 

@@ -1,4 +1,5 @@
 {%- set name = cookiecutter.device_name -%}
+{%- set ssl = cookiecutter.ssl -%}
 """What the tests share: the driver's public methods, and the controller,
 run as artiq_ctlmgr does, in a process of its own."""
 
@@ -12,6 +13,11 @@ import pytest
 
 # call and concurrently: the driver's methods, sync or asyncio alike.
 from calls import *  # noqa: F401,F403
+{%- if ssl %}
+# The controller requires SSL: the tests' controllers and clients present
+# throwaway certificates.
+from certificates import client_ssl_config, controller_ssl_arguments
+{%- endif %}
 
 NAME = "{{ name }}"
 CONTROLLER_MODULE = "{{ name }}.aqctl_{{ name }}"
@@ -41,25 +47,30 @@ def run_controller(*arguments, timeout=STARTUP_TIMEOUT):
         capture_output=True, text=True, timeout=timeout)
 
 
-class Controller:
-    """A controller serving on the IPv4 loopback only (no IPv6 needed)."""
+# Where the tests' controllers listen: the IPv4 loopback, no IPv6 needed.
+LOOPBACK = ("--no-localhost-bind", "--bind", "127.0.0.1")
 
-    def __init__(self, *arguments, port=None):
+
+class Controller:
+    """A controller serving on a free port."""
+
+    def __init__(self, *arguments, port=None, bind=LOOPBACK):
         self.port = free_port() if port is None else port
         self.process = subprocess.Popen(
-            [sys.executable, "-m", CONTROLLER_MODULE,
-             "--no-localhost-bind", "--bind", "127.0.0.1",
-             "-p", str(self.port), *arguments],
+            [sys.executable, "-m", CONTROLLER_MODULE, *bind,
+             "-p", str(self.port), *arguments{{ ", *controller_ssl_arguments()" if ssl }}],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
-    def client(self, target=NAME):
+    def client(self, target=NAME, host="127.0.0.1"):
         """A sipyco client, once the controller listens."""
         from sipyco.pc_rpc import Client
 
+        ssl_config = {{ "client_ssl_config()" if ssl else "None" }}
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while True:
             try:
-                return Client("127.0.0.1", self.port, target)
+                return Client(host, self.port, target,
+                              ssl_config=ssl_config)
             except ConnectionRefusedError:
                 if self.process.poll() is not None:
                     pytest.fail("the controller exited: "

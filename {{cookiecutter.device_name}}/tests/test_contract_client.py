@@ -16,6 +16,9 @@ import pytest
 
 from conftest import (NAME, SIPYCO_MISSING, STARTUP_TIMEOUT, Controller,
                       free_port, public_methods)
+{%- if cookiecutter.ssl %}
+from certificates import client_ssl_arguments, controller_ssl_arguments
+{%- endif %}
 
 pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
 
@@ -33,10 +36,13 @@ NOT_COMMANDS = {"close"}
 OTHER_CONTROLLER = """
 import sys
 from sipyco.pc_rpc import simple_server_loop
+from sipyco.tools import SimpleSSLConfig
 class Other:
     def ping(self):
         return True
-simple_server_loop({"other_device": Other()}, "127.0.0.1", int(sys.argv[1]))
+ssl = SimpleSSLConfig(*sys.argv[3:]) if sys.argv[2:] else None
+simple_server_loop({"other_device": Other()}, "127.0.0.1", int(sys.argv[1]),
+                   ssl_config=ssl)
 """
 
 
@@ -91,10 +97,15 @@ def sent(method, words):
         None, *positional, **keywords).arguments
 
 
+def connection_options(port):
+    """Where the client finds the controller{{ ", and its certificates" if cookiecutter.ssl }}."""
+    return ["-s", "127.0.0.1", "-p", str(port){{ ", *client_ssl_arguments()" if cookiecutter.ssl }}]
+
+
 def run_main(monkeypatch, capsys, port, *arguments):
     """aqcli as its console script runs it: (exit code, stdout, stderr)."""
-    monkeypatch.setattr("sys.argv", [f"aqcli_{NAME}", "-s", "127.0.0.1",
-                                     "-p", str(port), *arguments])
+    monkeypatch.setattr("sys.argv", [f"aqcli_{NAME}",
+                                     *connection_options(port), *arguments])
     try:
         main()
         code = 0
@@ -168,8 +179,8 @@ def test_results_are_lines_a_shell_script_reads():
 
 def test_ping_through_the_console_script(served):
     result = subprocess.run(
-        [sys.executable, "-m", f"{NAME}.aqcli_{NAME}", "-s", "127.0.0.1",
-         "-p", str(served.port), "ping"],
+        [sys.executable, "-m", f"{NAME}.aqcli_{NAME}",
+         *connection_options(served.port), "ping"],
         capture_output=True, text=True, timeout=STARTUP_TIMEOUT)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "True\n"
@@ -199,7 +210,8 @@ def other_controller():
     """The port of another device's controller, once it listens."""
     port = free_port()
     process = subprocess.Popen([sys.executable, "-c", OTHER_CONTROLLER,
-                                str(port)], stderr=subprocess.PIPE)
+                                str(port){{ ", *controller_ssl_arguments()" if cookiecutter.ssl }}],
+                               stderr=subprocess.PIPE)
     deadline = time.monotonic() + STARTUP_TIMEOUT
     try:
         while True:

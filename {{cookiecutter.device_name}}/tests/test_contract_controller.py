@@ -91,9 +91,11 @@ def test_busy_port_gives_one_error_line(served, start_controller):
 def test_target_and_description(served):
     client = served.client(target=None)
     try:
-        assert client.get_rpc_id() == ([NAME], DEVICE_TITLE)
+        targets, description = client.get_rpc_id()
     finally:
         client.close_rpc()
+    assert targets[0] == NAME  # the one artiq_ctlmgr pings
+    assert description == DEVICE_TITLE
 
 
 def test_every_driver_method_is_listed_with_its_docstring(served):
@@ -167,12 +169,20 @@ def test_device_db_entry_starts_this_controller():
     entry = runpy.run_path(str(DEVICE_DB))["device_db"][NAME]
     assert entry["type"] == "controller"
     assert entry["port"] == DEFAULT_PORT
-    # artiq_ctlmgr fills in {port} and {bind}, then splits without a shell.
+    # artiq_ctlmgr fills in {port}, {bind} and {ARTIQ_SSL_DIR}, then splits
+    # without a shell.
     command = shlex.split(entry["command"].format(
-        name=NAME, bind="127.0.0.1", **entry))
+        name=NAME, bind="127.0.0.1", ARTIQ_SSL_DIR="/ssl", **entry))
     assert command[0] == f"aqctl_{NAME}"
     args = get_argparser().parse_args(command[1:])
     assert args.port == entry["port"]
     assert args.bind == ["127.0.0.1"]
     assert args.no_localhost_bind
     assert args.device and not args.simulation
+    if "simple_ssl_config" in entry:
+        # The controller presents the certificate that artiq_ctlmgr
+        # trusts, and trusts the one that artiq_ctlmgr presents.
+        ssl = {key: path.format(ARTIQ_SSL_DIR="/ssl")
+               for key, path in entry["simple_ssl_config"].items()}
+        assert [args.ssl[0], args.ssl[2]] == [ssl["server_cert"],
+                                              ssl["client_cert"]]

@@ -15,6 +15,9 @@ import typing
 
 from sipyco import common_args
 from sipyco.pc_rpc import Client, IncompatibleServer
+{%- if cookiecutter.ssl %}
+from sipyco.tools import SimpleSSLConfig
+{%- endif %}
 
 from .aqctl_{{ name }} import DEFAULT_PORT, DEVICE_TITLE
 from .driver import {{ cookiecutter.__driver_class }} as Driver
@@ -137,6 +140,12 @@ def get_argparser():
     parser.add_argument(
         "--timeout", default=10.0, type=float,
         help="seconds to wait for the controller (default: %(default)s)")
+{%- if cookiecutter.ssl %}
+    parser.add_argument(
+        "--ssl", nargs=3, metavar=("CERT", "KEY", "PEER"),
+        help="connect with SSL: this client's certificate and key, and the "
+             "controller's certificate to trust")
+{%- endif %}
     common_args.verbosity_args(parser)
     add_commands(parser)
     return parser
@@ -177,7 +186,8 @@ def connect(parser, args):
     this device; else one error line and exit code 1."""
     where = f"{args.server}:{args.port}"
     try:
-        remote = Client(args.server, args.port, None, timeout=args.timeout)
+        remote = Client(args.server, args.port, None, timeout=args.timeout{{ ",
+                        ssl_config=args.ssl and SimpleSSLConfig(*args.ssl)" if cookiecutter.ssl }})
     except (OSError, IncompatibleServer) as error:
         logger.info("connecting to %s failed", where, exc_info=True)
         parser.exit(1, f"{parser.prog}: error: cannot reach the "

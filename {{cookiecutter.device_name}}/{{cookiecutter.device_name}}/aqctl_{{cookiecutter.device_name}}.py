@@ -1,15 +1,24 @@
 {%- set name = cookiecutter.device_name -%}
 {%- set cls = cookiecutter.__driver_class -%}
 {%- set asyncio = cookiecutter.driver_api == "asyncio" -%}
+{%- set ssl = cookiecutter.ssl -%}
+{%- set rexec = cookiecutter.remote_exec -%}
 """Serves the {{ name }} driver over sipyco RPC."""
 
 import argparse
 import asyncio
 import contextlib
 import logging
+import socket
 
 from sipyco import common_args
 from sipyco.pc_rpc import simple_server_loop
+{%- if rexec %}
+from sipyco.remote_exec import RemoteExecServer
+{%- endif %}
+{%- if ssl %}
+from sipyco.tools import SimpleSSLConfig
+{%- endif %}
 
 from . import simulation, transport
 from .driver import {{ cls }}
@@ -44,7 +53,7 @@ def get_argparser():
     ]
     parser.set_defaults(device_options=device_options)
 
-    common_args.simple_network_args(parser, DEFAULT_PORT)
+    common_args.simple_network_args(parser, DEFAULT_PORT{{ ", ssl=True" if ssl }})
     common_args.verbosity_args(parser)
     return parser
 
@@ -74,6 +83,75 @@ def one_error_line(parser, failure, errors):
     return {{ cls }}(link)
 
 
+def can_bind(address):
+    """Whether this host has ``address``: ::1 needs IPv6."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    try:
+        with socket.socket(family) as probe:
+            probe.bind((address, 0))
+    except OSError:
+        return False
+    return True
+
+
+def bind_addresses(args):
+    """sipyco's addresses to listen on, less the implicit ::1 on a host
+    without IPv6, where sipyco would stop with Errno 99."""
+    addresses = common_args.bind_address_from_args(args)
+    if addresses and not args.no_localhost_bind and not can_bind("::1"):
+        logger.warning("this host has no IPv6: serving on 127.0.0.1, "
+                       "not ::1")
+        addresses.remove("::1")
+    return addresses
+
+
+{% if rexec -%}
+def targets(driver):
+    """The RPC targets: the driver, and the remote execution target, made
+    as simple_rexec_server_loop makes it (that takes no loop=, with which
+    asyncio drivers would break, and no SSL)."""
+    namespace = {"controller_driver": driver}
+    namespace["controller_initial_namespace"] = namespace
+    return {"{{ name }}": driver,
+            "{{ name }}_rexec": lambda: RemoteExecServer(namespace)}
+{%- else -%}
+def targets(driver):
+    """The RPC targets: the driver, under the device's name."""
+    return {"{{ name }}": driver}
+{%- endif %}
+
+
+class ResetIsNoError(logging.Filter):
+    """sipyco logs, with a traceback, a client that resets its connection
+    while the server stops, as an SSL client that asked terminate does;
+    the client went away, which is no error of the controller's."""
+
+    def filter(self, record):
+        return not (record.exc_info
+                    and isinstance(record.exc_info[1], ConnectionResetError))
+
+
+def serve(driver, args, loop):
+    """Serve the driver until terminate, Ctrl-C, SIGTERM or SIGHUP."""
+    logging.getLogger("sipyco.tools").addFilter(ResetIsNoError())
+    try:
+        simple_server_loop(
+            targets(driver), bind_addresses(args), args.port,
+            description=DEVICE_TITLE,
+{%- if asyncio %}
+            # Calls may overlap: a long one must not block ping().
+            allow_parallel=True,
+{%- endif %}
+{%- if ssl %}
+            ssl_config=args.ssl and SimpleSSLConfig(*args.ssl),
+{%- endif %}
+            loop=loop)
+    except ConnectionResetError:
+        # Raised again by sipyco's stop() (see ResetIsNoError): the
+        # server has stopped all the same.
+        logger.debug("a client reset its connection", exc_info=True)
+
+
 def main():
     parser = get_argparser()
     args = parser.parse_args()
@@ -95,15 +173,7 @@ def main():
         try:
             with one_error_line(parser, f"cannot serve on port {args.port}",
                                 OSError):
-                simple_server_loop(
-                    {"{{ name }}": driver},
-                    common_args.bind_address_from_args(args), args.port,
-                    description=DEVICE_TITLE,
-{%- if asyncio %}
-                    # Calls may overlap: a long one must not block ping().
-                    allow_parallel=True,
-{%- endif %}
-                    loop=loop)
+                serve(driver, args, loop)
         finally:
             {{ "loop.run_until_complete(driver.close())" if asyncio else "driver.close()" }}
     finally:
