@@ -94,7 +94,8 @@ OPTIONS = {
     },
     "ssl": {
         "values": [False, True],
-        "adds": {"tests/certificates.py": [True]},
+        "adds": {"tests/certificates.py": [True],
+                 "tests/test_contract_ssl.py": [True]},
         "shapes_code": True,
         "label": "ssl",
     },

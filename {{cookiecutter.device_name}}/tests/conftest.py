@@ -54,12 +54,13 @@ LOOPBACK = ("--no-localhost-bind", "--bind", "127.0.0.1")
 class Controller:
     """A controller serving on a free port."""
 
-    def __init__(self, *arguments, port=None, bind=LOOPBACK):
+    def __init__(self, *arguments, port=None, bind=LOOPBACK, env=None):
         self.port = free_port() if port is None else port
         self.process = subprocess.Popen(
             [sys.executable, "-m", CONTROLLER_MODULE, *bind,
              "-p", str(self.port), *arguments{{ ", *controller_ssl_arguments()" if ssl }}],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=env)
 
     def client(self, target=NAME, host="127.0.0.1"):
         """A sipyco client, once the controller listens."""

@@ -8,7 +8,10 @@ library: that is imported only when a device is opened.
 from .driver import {{ cls }}
 {%- if cookiecutter.include_mediator %}
 
-__all__ = ["{{ cls }}", "{{ cls }}Mediator"]
+__all__ = [
+    "{{ cls }}",
+    "{{ cls }}Mediator",
+]
 
 
 def __getattr__(name):

@@ -112,8 +112,10 @@ def targets(driver):
     asyncio drivers would break, and no SSL)."""
     namespace = {"controller_driver": driver}
     namespace["controller_initial_namespace"] = namespace
-    return {"{{ name }}": driver,
-            "{{ name }}_rexec": lambda: RemoteExecServer(namespace)}
+    return {
+        "{{ name }}": driver,
+        "{{ name }}_rexec": lambda: RemoteExecServer(namespace),
+    }
 {%- else -%}
 def targets(driver):
     """The RPC targets: the driver, under the device's name."""

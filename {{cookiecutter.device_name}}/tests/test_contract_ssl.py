@@ -1,0 +1,48 @@
+"""Contract: SSL. The controller serves a client that presents the
+certificate it trusts, and no other. These tests name no method of the
+example device: they must pass unchanged once the driver is yours."""
+
+import pytest
+
+from conftest import NAME, SIPYCO_MISSING, Controller
+
+pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
+from sipyco.pc_rpc import Client
+
+from certificates import client_ssl_config
+
+
+@pytest.fixture(scope="module")
+def served():
+    controller = Controller("--simulation")
+    controller.client().close_rpc()  # it listens
+    yield controller
+    code, _, stderr = controller.terminate_over_rpc()
+    assert code == 0, stderr
+
+
+def test_the_trusted_client_is_served(served):
+    client = served.client()
+    try:
+        assert client.ping() is True
+    finally:
+        client.close_rpc()
+
+
+@pytest.mark.parametrize("ssl_config", [
+    pytest.param(None, id="plain"),
+    pytest.param("stranger", id="untrusted-certificate"),
+])
+def test_any_other_client_is_refused(served, ssl_config):
+    if ssl_config:
+        ssl_config = client_ssl_config(ssl_config)
+    # Refused during the handshake, or closed at once.
+    with pytest.raises((OSError, EOFError)):
+        client = Client("127.0.0.1", served.port, NAME, timeout=5,
+                        ssl_config=ssl_config)
+        client.close_rpc()
+    client = served.client()  # and the controller keeps serving
+    try:
+        assert client.ping() is True
+    finally:
+        client.close_rpc()
