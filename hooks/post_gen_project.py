@@ -8,9 +8,11 @@ this Python has them; a check that runs and fails fails the generation.
 import importlib.util
 import json
 import pathlib
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 ANSWERS = json.loads(r'''{{ cookiecutter | tojson }}''')
@@ -19,6 +21,11 @@ NAME = ANSWERS["device_name"]
 # The registry of options in local_extensions.py: the files each adds.
 OPTIONS = json.loads(r'''{{ options | tojson }}''')
 SMOKE_TIMEOUT = 15.0  # seconds; generous for a busy machine
+# What the smoke test runs through the remote execution target.
+REMOTE_CODE = """
+def alive():
+    return controller_driver.ping()
+"""
 # Left by the pre-generation hook when the folder held files already (-f).
 OVERWRITE_MARKER = ".ndsp-template-overwrite"
 
@@ -62,13 +69,35 @@ def free_loopback_port():
         return probe.getsockname()[1]
 
 
-def connect(client_class, port, controller):
+def make_certificates(folder):
+    """Throwaway certificates, with the openssl command: the controller's
+    (controller.pem, .key) and the client's (client.pem, .key)."""
+    for name in ("controller", "client"):
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+             "-sha256", "-days", "1", "-subj", f"/CN={name}",
+             "-keyout", str(folder / f"{name}.key"),
+             "-out", str(folder / f"{name}.pem")],
+            check=True, capture_output=True)
+    return (["--ssl", str(folder / "controller.pem"),
+             str(folder / "controller.key"), str(folder / "client.pem")],
+            [str(folder / name)
+             for name in ("client.pem", "client.key", "controller.pem")])
+
+
+def connect(port, controller, target, ssl_files):
     """A sipyco client of the starting controller, once it listens."""
+    from sipyco.pc_rpc import Client
+
+    ssl_config = None
+    if ssl_files:
+        from sipyco.tools import SimpleSSLConfig
+        ssl_config = SimpleSSLConfig(*ssl_files)
     deadline = time.monotonic() + SMOKE_TIMEOUT
     while True:
         try:
-            return client_class("127.0.0.1", port, NAME,
-                                timeout=SMOKE_TIMEOUT)
+            return Client("127.0.0.1", port, target, timeout=SMOKE_TIMEOUT,
+                          ssl_config=ssl_config)
         except ConnectionRefusedError:
             if controller.poll() is not None:
                 raise CheckFailed("the controller exited before it served")
@@ -78,28 +107,52 @@ def connect(client_class, port, controller):
             time.sleep(0.05)
 
 
+def checked(call, what):
+    """call()'s result; a failure over RPC is a failed check."""
+    try:
+        return call()
+    except Exception as error:
+        raise CheckFailed(f"{what} failed over RPC: "
+                          f"{type(error).__name__}: {error}")
+
+
 def check_the_contract(client):
     """What every NDSP owes ARTIQ, whatever its device: ping() is True and
     every method that sipyco_rpctool lists has a docstring."""
-    try:
-        alive = client.ping()
-        methods = client.get_rpc_method_list()["methods"]
-    except Exception as error:
-        raise CheckFailed(f"the controller failed over RPC: "
-                          f"{type(error).__name__}: {error}")
+    alive = checked(client.ping, "ping()")
     if alive is not True:
         raise CheckFailed(f"ping() returned {alive!r}, expected True")
-    undocumented = sorted(name for name, (_, docstring) in methods.items()
-                          if not docstring)
+    methods = checked(client.get_rpc_method_list, "the method list")
+    undocumented = sorted(name for name, (_, docstring)
+                          in methods["methods"].items() if not docstring)
     if undocumented:
         raise CheckFailed("give these methods a docstring, which "
                           "sipyco_rpctool shows: "
                           + ", ".join(f"{name}()" for name in undocumented))
 
 
-def check_and_terminate(client):
+def check_remote_execution(client):
+    """The aux target runs code in the controller, next to the driver."""
+    checked(lambda: client.add_code(REMOTE_CODE), "add_code()")
+    alive = checked(lambda: client.call("alive"), "remote execution")
+    if alive is not True:
+        raise CheckFailed(f"remote execution: controller_driver.ping() "
+                          f"returned {alive!r}, expected True")
+
+
+def run_checks(port, controller, ssl_files):
+    """Every check the answers call for, then terminate."""
+    checks = [(NAME, check_the_contract)]
+    if ANSWERS["remote_exec"]:
+        checks.append((f"{NAME}_rexec", check_remote_execution))
+    for target, check in checks:
+        client = connect(port, controller, target, ssl_files)
+        try:
+            check(client)
+        finally:
+            client.close_rpc()
+    client = connect(port, controller, NAME, ssl_files)
     try:
-        check_the_contract(client)
         client.terminate()
     finally:
         client.close_rpc()
@@ -111,16 +164,34 @@ def smoke_test(project):
         say("sipyco is not installed for this Python; "
             "controller smoke test skipped.")
         return
-    from sipyco.pc_rpc import Client
+    if ANSWERS["ssl"] and shutil.which("openssl") is None:
+        say("the openssl command is not on PATH, which makes the smoke "
+            "test's throwaway certificates; controller smoke test skipped.")
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        ssl_options, ssl_files = ([], None)
+        if ANSWERS["ssl"]:
+            ssl_options, ssl_files = make_certificates(pathlib.Path(folder))
+        serve_and_check(project, ssl_options, ssl_files)
+    said = ["answered ping() over RPC", "documented every method"]
+    if ANSWERS["ssl"]:
+        said[0] += " with SSL"
+    if ANSWERS["remote_exec"]:
+        said.append("ran code through its remote execution target")
+    say(f"smoke test: aqctl_{NAME} --simulation {', '.join(said)}, and "
+        "exited cleanly on terminate.")
 
+
+def serve_and_check(project, ssl_options, ssl_files):
     port = free_loopback_port()
     command = [sys.executable, "-m", f"{NAME}.aqctl_{NAME}", "--simulation",
-               "--no-localhost-bind", "--bind", "127.0.0.1", "-p", str(port)]
+               "--no-localhost-bind", "--bind", "127.0.0.1", "-p", str(port),
+               *ssl_options]
     controller = subprocess.Popen(command, cwd=project, text=True,
                                   stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT)
     try:
-        check_and_terminate(connect(Client, port, controller))
+        run_checks(port, controller, ssl_files)
         controller.communicate(timeout=SMOKE_TIMEOUT)
         if controller.returncode != 0:
             raise CheckFailed(f"the controller exited with code "
@@ -130,8 +201,6 @@ def smoke_test(project):
         output, _ = controller.communicate()
         raise CheckFailed(f"controller smoke test: {failure}\n"
                           f"$ {' '.join(command)}\n{output}") from None
-    say(f"smoke test: aqctl_{NAME} --simulation answered ping() over RPC, "
-        "documented every method, and exited cleanly on terminate.")
 
 
 def take_overwrite_marker(project):

@@ -33,7 +33,8 @@ device_db = {
                    "--no-localhost-bind -d {{ example_addresses[cookiecutter.transport] }}"
 {%- if cookiecutter.ssl %}
                    " --ssl {{ ssl_dir }}{{ name }}.pem "
-                   "{{ ssl_dir }}{{ name }}.key {{ ssl_dir }}client.pem",
+                   "{{ ssl_dir }}{{ name }}.key "
+                   "{{ ssl_dir }}client.pem",
         "simple_ssl_config": {
             "client_cert": "{{ ssl_dir }}client.pem",
             "client_key": "{{ ssl_dir }}client.key",

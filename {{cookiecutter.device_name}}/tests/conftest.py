@@ -105,8 +105,8 @@ def start_controller():
     """Start controllers; whatever a test leaves running is killed."""
     started = []
 
-    def start(*arguments, port=None):
-        started.append(Controller(*arguments, port=port))
+    def start(*arguments, **options):
+        started.append(Controller(*arguments, **options))
         return started[-1]
 
     yield start

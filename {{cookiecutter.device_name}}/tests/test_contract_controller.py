@@ -79,6 +79,19 @@ def test_device_options_are_in_the_help():
     assert "--timeout TIMEOUT" in text
 
 
+def test_serves_the_loopback_with_no_bind_option(start_controller):
+    """sipyco binds 127.0.0.1 and ::1; on a host without IPv6, where
+    sipyco alone would stop with Errno 99, 127.0.0.1 alone."""
+    controller = start_controller("--simulation", bind=())
+    client = controller.client(host="127.0.0.1")
+    try:
+        assert client.ping() is True
+    finally:
+        client.close_rpc()
+    code, _, stderr = controller.terminate_over_rpc()
+    assert code == 0, stderr
+
+
 def test_busy_port_gives_one_error_line(served, start_controller):
     served.client().close_rpc()
     second = start_controller("--simulation", port=served.port)

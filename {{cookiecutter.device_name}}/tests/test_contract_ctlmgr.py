@@ -10,6 +10,9 @@ to free ports, so that the test never meets a real experiment's master.
 """
 
 import importlib.util
+{%- if cookiecutter.ssl %}
+import os
+{%- endif %}
 import pathlib
 import runpy
 import shutil
@@ -21,6 +24,9 @@ import time
 import pytest
 
 from conftest import NAME, SIPYCO_MISSING, STARTUP_TIMEOUT, free_port
+{%- if cookiecutter.ssl %}
+from certificates import certificates, client_ssl_config
+{%- endif %}
 
 pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
 from sipyco.pc_rpc import Client
@@ -88,7 +94,8 @@ def write_simulation_device_db(folder):
 def ping(host, port):
     """What artiq_ctlmgr asks the controller every 30 s."""
     try:
-        client = Client(host, port, NAME, timeout=5)
+        client = Client(host, port, NAME, timeout=5{{ ",
+                        ssl_config=client_ssl_config()" if cookiecutter.ssl }})
     except OSError:
         return False
     try:
@@ -105,7 +112,9 @@ class Program:
         with open(self.log, "w") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", module, *options], cwd=folder,
-                stdout=log, stderr=subprocess.STDOUT)
+                stdout=log, stderr=subprocess.STDOUT{{ ",
+                # The certificates, where the entry says they are.
+                env=dict(os.environ, ARTIQ_SSL_DIR=str(certificates()))" if cookiecutter.ssl }})
 
     def output(self):
         return self.log.read_text()

@@ -15,7 +15,7 @@ __all__ = [
 
 
 def __getattr__(name):
-    """{{ cls }}Mediator, imported on first use: it imports ARTIQ, which a
+    """The mediator, imported on first use: it imports ARTIQ, which a
     controller-only host need not have."""
     if name == "{{ cls }}Mediator":
         from .mediator import {{ cls }}Mediator
