@@ -4,6 +4,7 @@ import importlib.util
 import itertools
 import json
 import pathlib
+import random
 import subprocess
 import sys
 
@@ -63,35 +64,60 @@ def combination_id(answers):
     return "-".join(parts)
 
 
-def pairwise_covering(options):
-    """Few combinations of the options' values in which every two values
-    of two options meet at least once: greedily, the combination that
-    meets the most pairs not yet met, first in product order on a tie (so
-    the defaults come first)."""
+def allowed(answers):
+    """Whether no conflict of the registry forbids these answers."""
+    return not any(all(answers.get(key) == value
+                       for key, value in together.items())
+                   for together, _ in local_extensions.CONFLICTS)
+
+
+def product(options):
+    """Every allowed combination of the options' values."""
     keys = list(options)
-    candidates = [dict(zip(keys, values)) for values in
-                  itertools.product(*(options[key] for key in keys))]
+    return [combination for combination in
+            (dict(zip(keys, values)) for values in
+             itertools.product(*(options[key] for key in keys)))
+            if allowed(combination)]
+
+
+def pairwise_covering(options, tries=10):
+    """Few allowed combinations of the options' values in which every two
+    values of two options that may meet do meet at least once. Greedy: the
+    defaults first, then the combination that meets the most pairs not yet
+    met; the smallest set of a few tries, each breaking ties in its own
+    (seeded, so always the same) order."""
+    keys = list(options)
+    candidates = product(options)
 
     def pairs(combination):
         return {((a, combination[a]), (b, combination[b]))
                 for a, b in itertools.combinations(keys, 2)}
 
-    unmet = set().union(*map(pairs, candidates))
-    chosen = []
-    while unmet:
-        best = max(candidates, key=lambda c: len(pairs(c) & unmet))
-        chosen.append(best)
-        unmet -= pairs(best)
-    return chosen
+    def greedy(order):
+        unmet = set().union(*map(pairs, candidates))
+        chosen = []
+        while unmet:
+            best = max(order, key=lambda c: len(pairs(c) & unmet))
+            chosen.append(best)
+            unmet -= pairs(best)
+        return chosen
+
+    orders = []
+    for seed in range(tries):
+        order = candidates[1:]
+        random.Random(seed).shuffle(order)
+        orders.append([candidates[0], *order])
+    return min(map(greedy, orders), key=len)
 
 
 CODE_VALUES = {key: option["values"] for key, option in CODE_OPTIONS.items()}
-# Every combination of the options that shape the code: rendering is
-# cheap. The other options (the licence) have tests of their own.
-COMBINATIONS = [dict(zip(CODE_VALUES, values))
-                for values in itertools.product(*CODE_VALUES.values())]
-# The expensive checks (generated test suites, packaging, artiq_ctlmgr)
-# run on a pairwise covering set.
+# Every allowed combination of the options that shape the code: rendered
+# without hooks, they are cheap. The other options (the licence) have
+# tests of their own.
+COMBINATIONS = product(CODE_VALUES)
+# The checks that need a real generation, and the expensive ones
+# (generated test suites, packaging, artiq_ctlmgr), run on a pairwise
+# covering set.
 COVERING = pairwise_covering(CODE_VALUES)
 
 
