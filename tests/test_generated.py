@@ -50,6 +50,7 @@ class Installed:
     def __init__(self, answers, project, folder):
         self.answers = answers
         self.project = project
+        self.folder = folder
         self.venv = folder / "venv"
         check(run_python("-m", "venv", "--without-pip", str(self.venv)))
         self.python = self.venv / "bin" / "python"
@@ -312,11 +313,28 @@ def free_port():
         return probe.getsockname()[1]
 
 
-def controller_answers(port):
+def throwaway_certificates(folder):
+    """With the openssl command: the options that make the controller and
+    a client it trusts use SSL, as (controller's, client's)."""
+    for name in ("controller", "client"):
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+             "-subj", f"/CN={name}", "-keyout", str(folder / f"{name}.key"),
+             "-out", str(folder / f"{name}.pem")],
+            check=True, capture_output=True)
+    return ([str(folder / name) for name in
+             ("controller.pem", "controller.key", "client.pem")],
+            [str(folder / name) for name in
+             ("client.pem", "client.key", "controller.pem")])
+
+
+def controller_answers(port, ssl_files=None):
     from sipyco.pc_rpc import Client
+    from sipyco.tools import SimpleSSLConfig
 
     try:
-        client = Client("127.0.0.1", port, "hello", timeout=5)
+        client = Client("127.0.0.1", port, "hello", timeout=5,
+                        ssl_config=ssl_files and SimpleSSLConfig(*ssl_files))
     except OSError:
         return False
     try:
@@ -355,20 +373,27 @@ def rpctool_session(installed):
     port = free_port()
     address = local_extensions.EXAMPLE_ADDRESSES[
         installed.answers["transport"]]
+    server_ssl, client_ssl = [], []
+    if installed.answers["ssl"]:
+        server_ssl, client_ssl = throwaway_certificates(installed.folder)
     controller = installed.popen(
         "aqctl_hello", "-d", address, "--simulation",
-        "--no-localhost-bind", "--bind", "127.0.0.1", "-p", str(port))
+        "--no-localhost-bind", "--bind", "127.0.0.1", "-p", str(port),
+        *(["--ssl", *server_ssl] if server_ssl else []))
     calls = [["list-methods"], ["call", "ping"],
              *(arguments for arguments, _ in
                RPCTOOL_CALLS[example_device(installed.answers)]),
              ["call", "terminate"]]
     outputs = {}
     try:
-        if wait_for(lambda: controller_answers(port)):
+        if wait_for(lambda: controller_answers(port, client_ssl)):
             for arguments in calls:
+                # -t: with remote execution, the controller has two.
+                action, *rest = arguments
                 outputs[" ".join(arguments)] = installed.run(
                     str(installed.python), "-m", "sipyco.sipyco_rpctool",
-                    "127.0.0.1", str(port), *arguments)
+                    *(["--ssl", *client_ssl] if client_ssl else []),
+                    "127.0.0.1", str(port), action, "-t", "hello", *rest)
         controller.communicate(timeout=30)
     finally:
         if controller.poll() is None:

@@ -57,6 +57,7 @@ REJECTIONS = [
     ("author_email", "nobody", "must look like name@example.org"),
     ("author_email", "a@b", "must look like name@example.org"),
     ("include_client", "maybe", "must be yes or no"),
+    ("include_mediator", "maybe", "must be yes or no"),
     ("run_checks", "maybe", "must be yes or no"),
 ]
 ACCEPTED = [
@@ -99,6 +100,15 @@ def test_pre_gen_hook_accepts(tmp_path, key, value):
     result = run_pre_gen_hook(tmp_path, answers)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
+
+
+def test_ssl_with_remote_execution_is_refused(tmp_path):
+    answers = answers_for(ssl=True, remote_exec=True)
+    result = run_pre_gen_hook(tmp_path, answers)
+    assert result.returncode == 1
+    assert "  remote_exec = True: ARTIQ's device manager opens the remote " \
+        "execution target" in result.stderr
+    assert "choose one of ssl and remote_exec" in result.stderr
 
 
 def test_pre_gen_hook_reports_every_problem_at_once(tmp_path):

@@ -4,7 +4,6 @@ import ast
 import itertools
 import pathlib
 import re
-import shutil
 import runpy
 from datetime import datetime, timezone
 
