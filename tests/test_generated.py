@@ -334,7 +334,8 @@ def controller_answers(port, ssl_files=None):
 
     try:
         client = Client("127.0.0.1", port, "hello", timeout=5,
-                        ssl_config=ssl_files and SimpleSSLConfig(*ssl_files))
+                        ssl_config=SimpleSSLConfig(*ssl_files) if ssl_files
+                        else None)
     except OSError:
         return False
     try:
