@@ -307,6 +307,45 @@ def test_the_entry_starts_where_localhost_is_ipv6_first(installations,
     assert "1 passed" in result.stdout, result.stdout
 
 
+def network_namespaces_work():
+    """Whether this machine lends a test a network of its own (unshare
+    -rn, then ip to bring its loopback up)."""
+    unshare, ip = shutil.which("unshare"), shutil.which("ip")
+    return bool(unshare and ip) and subprocess.run(
+        [unshare, "-rn", "ip", "link", "set", "lo", "up"],
+        capture_output=True).returncode == 0
+
+
+# In a network namespace of its own: the loopback up, IPv6 off.
+WITHOUT_IPV6 = (
+    "ip link set lo up && "
+    "echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6 && "
+    "echo 1 > /proc/sys/net/ipv6/conf/lo/disable_ipv6 && "
+    'exec "$1" -m pytest -p no:cacheprovider tests/test_contract_ctlmgr.py '
+    "tests/test_contract_controller.py -k 'ctlmgr or loopback'")
+
+
+@pytest.mark.skipif(not (HAS_SIPYCO and HAS_ARTIQ),
+                    reason="sipyco, artiq or artiq-comtools is not "
+                    "installed: this test runs the real artiq_ctlmgr")
+@pytest.mark.skipif(not network_namespaces_work(), reason="unshare -rn is "
+                    "not permitted here: it lends this test a network "
+                    "without IPv6")
+def test_the_controller_starts_on_a_host_without_ipv6(installations):
+    """Where ::1 cannot be bound: the controller with no bind option, and
+    the device_db entry as written under artiq_ctlmgr. SSL and remote
+    execution change the controller's serving: one project with each."""
+    for answers in COVERING:
+        if not (answers["ssl"] or answers["remote_exec"]):
+            continue
+        installed = installations[combination_id(answers)]
+        result = installed.run("unshare", "-rn", "sh", "-c", WITHOUT_IPV6,
+                               "sh", str(installed.python),
+                               cwd=installed.project)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "2 passed" in result.stdout, result.stdout
+
+
 def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

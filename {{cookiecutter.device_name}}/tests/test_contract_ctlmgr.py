@@ -7,6 +7,8 @@ whose host matches. Only "--simulation" is appended to its command, as the
 ARTIQ manual says to run without hardware. Should
 another ARTIQ master hold ARTIQ's ports on this machine, this pair moves
 to free ports, so that the test never meets a real experiment's master.
+On a host without IPv6, where both would stop binding ::1, they listen on
+127.0.0.1 alone; the entry is as written all the same.
 """
 
 import importlib.util
@@ -82,6 +84,17 @@ def port_options():
     return as_options(master), as_options(ctlmgr)
 
 
+def loopback_options():
+    """None where the host has IPv6; else the IPv4 loopback alone, which
+    artiq_master and artiq_ctlmgr need there (they bind ::1 by default)."""
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+        return []
+    except OSError:
+        return ["--no-localhost-bind", "--bind", "127.0.0.1"]
+
+
 def write_simulation_device_db(folder):
     """This package's device_db entry, with --simulation appended."""
     entry = runpy.run_path(str(DEVICE_DB))["device_db"][NAME]
@@ -144,6 +157,8 @@ def test_artiq_ctlmgr_starts_and_stops_the_entry_as_written(tmp_path):
     master_options, ctlmgr_options = port_options()
     entry = write_simulation_device_db(tmp_path)
     (tmp_path / "repository").mkdir()
+    master_options += loopback_options()
+    ctlmgr_options += loopback_options()
     master = Program("artiq.frontend.artiq_master", master_options, tmp_path)
     try:
         wait_for(lambda: "now ready" in master.output(),
