@@ -334,10 +334,10 @@ WITHOUT_IPV6 = (
 def test_the_controller_starts_on_a_host_without_ipv6(installations):
     """Where ::1 cannot be bound: the controller with no bind option, and
     the device_db entry as written under artiq_ctlmgr. SSL and remote
-    execution change the controller's serving: one project with each."""
-    for answers in COVERING:
-        if not (answers["ssl"] or answers["remote_exec"]):
-            continue
+    execution change the controller's serving: one project with each. A
+    network of its own: ARTIQ's ports there are this test's alone."""
+    for option in ("ssl", "remote_exec"):
+        answers = next(answers for answers in COVERING if answers[option])
         installed = installations[combination_id(answers)]
         result = installed.run("unshare", "-rn", "sh", "-c", WITHOUT_IPV6,
                                "sh", str(installed.python),
