@@ -1,0 +1,169 @@
+"""What the expensive checks share: a generated project installed in a
+virtual environment of its own, its suite run there, and the one lock
+that its artiq_ctlmgr test takes."""
+
+import contextlib
+import fcntl
+import importlib.util
+import os
+import re
+import site
+import socket
+import subprocess
+import time
+
+from conftest import HAS_SIPYCO, run_python
+
+
+def importable(module):
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:
+        return False
+
+
+HAS_ARTIQ = (importable("artiq_comtools")
+             and importable("artiq.frontend.artiq_master"))
+# The modules each transport's tests need, beyond pytest.
+LIBRARY_MODULES = {"console": [], "tcp": [],
+                   "serial": ["serial", "serial_asyncio"],
+                   "visa": ["pyvisa", "pyvisa_py", "pyvisa_sim"]}
+# What a skip's reason names: the library that is missing.
+MISSING_REASONS = ["sipyco", "artiq", "pyserial", "pyvisa"]
+
+
+class Installed:
+    """A generated project, installed in a virtual environment of its own.
+
+    The environment sees the packages this test run sees (sipyco if any,
+    pytest), as one made with --system-site-packages sees the system's.
+    """
+
+    def __init__(self, answers, project, folder):
+        self.answers = answers
+        self.project = project
+        self.folder = folder
+        self.venv = folder / "venv"
+        check(run_python("-m", "venv", "--without-pip", str(self.venv)))
+        self.python = self.venv / "bin" / "python"
+        [site_packages] = self.venv.glob("lib/python*/site-packages")
+        (site_packages / "test-run.pth").write_text(
+            "\n".join(site.getsitepackages()) + "\n")
+        # With sipyco at hand, pip checks the dependencies as for a user.
+        # The wheel is built with this test run's setuptools (>= 77, in
+        # requirements-test.txt): no download.
+        wanted = ([f"{project}[test]"] if HAS_SIPYCO
+                  else ["--no-deps", str(project)])
+        check(run_python("-m", "pip", "--python", str(self.python),
+                         "install", "-q", "--no-index", "--no-build-isolation",
+                         *wanted, timeout=300))
+        self.dist_info = site_packages / "hello-0.1.0.dist-info"
+
+    def environment(self):
+        """The environment after `. venv/bin/activate`: this venv's scripts
+        on PATH, and no other Python's (artiq_ctlmgr's among them).
+
+        The generated suites use no pytest plugin: those this machine has
+        (hypothesis takes a second to load) stay out of their 18 runs.
+        """
+        environment = dict(os.environ, VIRTUAL_ENV=str(self.venv),
+                           PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+        environment["PATH"] = os.pathsep.join(
+            [str(self.venv / "bin"), os.defpath])
+        return environment
+
+    def run(self, *command, cwd=None, timeout=120):
+        return subprocess.run(command, cwd=cwd, env=self.environment(),
+                              capture_output=True, text=True,
+                              timeout=timeout)
+
+    def pytest(self, *arguments):
+        """The project's own tests, as its README runs them."""
+        return self.run(str(self.python), "-m", "pytest", "-p",
+                        "no:cacheprovider", *arguments, cwd=self.project,
+                        timeout=600)
+
+    def popen(self, *command):
+        return subprocess.Popen(command, env=self.environment(), text=True,
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+
+    def scripts(self):
+        names = ["aqctl_hello"]
+        if self.answers["include_client"]:
+            names.append("aqcli_hello")
+        return names
+
+
+def check(result):
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@contextlib.contextmanager
+def artiq_ports(tmp_path_factory):
+    """ARTIQ's ports, and the entry's, to one artiq_ctlmgr test at a time:
+    across threads and pytest-xdist's workers, which share this folder."""
+    lock = tmp_path_factory.getbasetemp().parent / "artiq-ports.lock"
+    with open(lock, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def install_and_test(answers, project, folder, tmp_path_factory):
+    """``project`` installed; its own suite run, then its artiq_ctlmgr
+    test alone."""
+    installed = Installed(answers, project, folder)
+    installed.suite = installed.pytest(
+        "--ignore", "tests/test_contract_ctlmgr.py")
+    with artiq_ports(tmp_path_factory):
+        installed.ctlmgr = installed.pytest("tests/test_contract_ctlmgr.py")
+    return installed
+
+
+def assert_passed_or_skipped_for_a_reason(result, *libraries):
+    """pytest's run passed; what skipped names a missing library."""
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = result.stdout.strip().splitlines()[-1]
+    assert re.search(r"\d+ passed", summary), summary
+    if all(map(importable, libraries)):
+        assert "skipped" not in summary, result.stdout
+    else:
+        skips = [line for line in result.stdout.splitlines()
+                 if line.startswith("SKIPPED")]
+        assert skips, result.stdout
+        assert all(re.search("|".join(MISSING_REASONS), line)
+                   for line in skips), skips
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def controller_answers(port, ssl_files=None):
+    from sipyco.pc_rpc import Client
+    from sipyco.tools import SimpleSSLConfig
+
+    try:
+        client = Client("127.0.0.1", port, "hello", timeout=5,
+                        ssl_config=SimpleSSLConfig(*ssl_files) if ssl_files
+                        else None)
+    except OSError:
+        return False
+    try:
+        return client.ping()
+    finally:
+        client.close_rpc()
+
+
+def wait_for(condition, timeout=30, interval=0.1):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval)
+    return True

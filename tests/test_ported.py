@@ -1,0 +1,190 @@
+"""The porting promise: a generated project whose driver, fake
+instrument and device tests are replaced by another device's (those of
+tests/ported) passes its contract tests, its post-generation checks and
+its artiq_ctlmgr test, and its client offers the new methods, with no
+other file changed."""
+
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from conftest import (HAS_SIPYCO, TEMPLATE, answers_for, combination_id,
+                      render_hook, run_python)
+from installed import (HAS_ARTIQ, LIBRARY_MODULES,
+                       assert_passed_or_skipped_for_a_reason,
+                       controller_answers, free_port, install_and_test,
+                       wait_for)
+
+PORTED = TEMPLATE / "tests" / "ported"
+PORTS = [{"transport": "tcp", "driver_api": "sync", "include_client": True,
+          "include_mediator": True},
+         {"transport": "serial", "driver_api": "asyncio",
+          "include_client": True, "remote_exec": True}]
+# What a port leaves as it was generated: all but the driver, the fake
+# instrument and the device tests.
+GENERIC_FILES = ["hello/aqctl_hello.py", "hello/aqcli_hello.py",
+                 "hello/mediator.py", "hello/transport.py", "device_db.py",
+                 "tests/conftest.py", "tests/calls.py",
+                 "tests/test_contract_driver.py",
+                 "tests/test_contract_controller.py",
+                 "tests/test_contract_client.py",
+                 "tests/test_contract_ctlmgr.py",
+                 "tests/test_contract_mediator.py",
+                 "tests/test_contract_remote_exec.py"]
+
+
+def port_id(answers):
+    return "ported-" + combination_id(answers)
+
+
+def port(project, answers, folder):
+    """A copy of ``project`` whose driver, fake instrument and device
+    tests are another device's, as its user would port it."""
+    ported = folder / "hello"
+    shutil.copytree(project, ported)
+    package = ported / "hello"
+    shutil.copy(PORTED / f"driver_{answers['driver_api']}.py",
+                package / "driver.py")
+    simulation = (package / "simulation.py").read_text()
+    fake = (PORTED / "fake_device.py").read_text()
+    start = "\nclass FakeDevice"
+    (package / "simulation.py").write_text(
+        simulation[:simulation.index(start) + 1]
+        + fake[fake.index(start) + 1:])
+    shutil.copy(PORTED / "device_tests.py",
+                ported / "tests" / "test_device.py")
+    return ported
+
+
+def post_gen_checks(project, answers, folder):
+    """The post-generation hook, as cookiecutter runs it in the project."""
+    hook = render_hook("post_gen_project", answers_for(**answers),
+                       folder / "post_gen_project.py")
+    return run_python(str(hook), cwd=project)
+
+
+@pytest.fixture(scope="module")
+def installations(render, tmp_path_factory):
+    """Every port: generated, ported, checked by the post-generation hook,
+    installed; its suite, artiq_ctlmgr test and client session run."""
+    # Rendered here, one at a time: cookiecutter changes the working folder.
+    projects = {port_id(answers): (answers, render(**answers))
+                for answers in PORTS}
+
+    def install(key):
+        answers, project = projects[key]
+        folder = tmp_path_factory.mktemp(key)
+        project = port(project, answers, folder)
+        checks = post_gen_checks(project, answers, folder)
+        installed = install_and_test(answers, project, folder,
+                                     tmp_path_factory)
+        installed.checks = checks
+        if HAS_SIPYCO:
+            installed.session = client_session(installed)
+        return key, installed
+
+    with ThreadPoolExecutor(2) as pool:
+        return dict(pool.map(install, projects))
+
+
+@pytest.mark.parametrize("answers", PORTS, ids=port_id)
+def test_the_ported_suite_passes(installations, answers):
+    installed = installations[port_id(answers)]
+    assert_passed_or_skipped_for_a_reason(
+        installed.suite, "sipyco", *LIBRARY_MODULES[answers["transport"]])
+
+
+@pytest.mark.parametrize("answers", PORTS, ids=port_id)
+def test_the_ported_entry_runs_under_artiq_ctlmgr(installations, answers):
+    result = installations[port_id(answers)].ctlmgr
+    if not (HAS_SIPYCO and HAS_ARTIQ):
+        assert result.returncode == 5, result.stdout + result.stderr
+        return
+    assert_passed_or_skipped_for_a_reason(result, "sipyco")
+
+
+# The ported device through its installed client: (command line, exit
+# code, what its output holds).
+PORTED_CLIENT_CALLS = [
+    (["set_attenuation", "2", "12.5"], 0, ""),
+    (["get_attenuation", "2"], 0, "12.5\n"),
+    (["load_sweep", "1", "2.5", "3", "--dwell", "0.5"], 0, ""),
+    (["sweep_length"], 0, "3\n"),
+    (["set_rf_enabled", "yes"], 0, ""),
+    (["rf_enabled"], 0, "True\n"),
+    (["serial_number"], 0, "ATT4-SIM-000123\n"),
+    # A parameter named like the client's -p/--port.
+    (["select_input", "2"], 0, ""),
+    (["selected_input"], 0, "2\n"),
+    (["set_attenuation", "two", "1"], 2,
+     "argument channel: invalid int value: 'two'"),
+    (["get_attenuation", "9"], 1,
+     "aqcli_hello: error: get_attenuation: ValueError: channel must be"),
+    (["set_voltage", "1"], 2, "invalid choice: 'set_voltage'"),
+]
+
+
+def client_session(installed):
+    """The ported project's installed controller in --simulation, called
+    through its installed client: each call's result, then terminate."""
+    port = free_port()
+    controller = installed.popen(
+        "aqctl_hello", "--simulation", "--no-localhost-bind",
+        "--bind", "127.0.0.1", "-p", str(port))
+    results = {}
+    try:
+        if wait_for(lambda: controller_answers(port)):
+            for arguments, _, _ in PORTED_CLIENT_CALLS:
+                results[" ".join(arguments)] = installed.run(
+                    "aqcli_hello", "-s", "127.0.0.1", "-p", str(port),
+                    *arguments)
+            results["terminate"] = installed.run(
+                str(installed.python), "-m", "sipyco.sipyco_rpctool",
+                "127.0.0.1", str(port), "call", "terminate")
+        controller.communicate(timeout=30)
+    finally:
+        if controller.poll() is None:
+            controller.kill()
+    stdout, stderr = controller.communicate()
+    return results, controller.returncode, stderr
+
+
+@pytest.mark.parametrize("answers", PORTS, ids=port_id)
+def test_a_port_changes_no_generic_file(render, installations, answers):
+    project = render(**answers)
+    ported = installations[port_id(answers)].project
+    for path in GENERIC_FILES:
+        assert (ported / path).exists() == (project / path).exists(), path
+        if (project / path).exists():
+            assert (ported / path).read_bytes() == \
+                (project / path).read_bytes(), path
+    assert (ported / "hello" / "driver.py").read_bytes() != \
+        (project / "hello" / "driver.py").read_bytes()
+
+
+@pytest.mark.parametrize("answers", PORTS, ids=port_id)
+def test_a_port_passes_the_post_generation_checks(installations, answers):
+    checks = installations[port_id(answers)].checks
+    assert checks.returncode == 0, checks.stdout + checks.stderr
+    assert "flake8: no problems." in checks.stdout
+    if HAS_SIPYCO:
+        assert "documented every method, and exited cleanly" in \
+            checks.stdout, checks.stdout
+
+
+@pytest.mark.skipif(not HAS_SIPYCO, reason="sipyco is not installed: "
+                    "this test calls a controller through the client")
+@pytest.mark.parametrize("answers", PORTS, ids=port_id)
+def test_the_client_offers_the_ported_methods(installations, answers):
+    results, code, stderr = installations[port_id(answers)].session
+    assert results, f"the controller never answered:\n{stderr}"
+    for arguments, exit_code, output in PORTED_CLIENT_CALLS:
+        result = results[" ".join(arguments)]
+        assert result.returncode == exit_code, (arguments, result.stderr)
+        if exit_code == 0:
+            assert result.stdout.endswith(output), (arguments, result.stdout)
+        else:
+            assert output in result.stderr, (arguments, result.stderr)
+    assert results["terminate"].returncode == 0
+    assert code == 0, stderr
