@@ -47,16 +47,21 @@ def test_no_device_is_a_usage_error_naming_both(monkeypatch, capsys):
     assert "--simulation" in stderr
 
 
-def test_simulation_wins_over_a_device(start_controller, unopenable_device):
-    """As the ARTIQ manual says: --simulation appended to a command."""
-    controller = start_controller("-d", unopenable_device, "--simulation")
-    client = controller.client()
+def test_simulation_wins_over_a_device_and_serves_the_loopback(
+        start_controller, unopenable_device):
+    """--simulation appended to a command wins, as the ARTIQ manual says.
+    With no bind option: 127.0.0.1 and ::1, as sipyco binds; on a host
+    without IPv6, where sipyco alone would stop with Errno 99, 127.0.0.1
+    alone."""
+    controller = start_controller("-d", unopenable_device, "--simulation",
+                                  bind=())
+    client = controller.client(host="127.0.0.1")
     try:
         assert client.ping() is True
     finally:
         client.close_rpc()
-    code, _, _ = controller.terminate_over_rpc()
-    assert code == 0
+    code, _, stderr = controller.terminate_over_rpc()
+    assert code == 0, stderr
 
 
 def test_unopenable_device_gives_one_error_line(unopenable_device):
@@ -77,19 +82,6 @@ def test_device_options_are_in_the_help():
     text = get_argparser().format_help()
     assert "device options:" in text
     assert "--timeout TIMEOUT" in text
-
-
-def test_serves_the_loopback_with_no_bind_option(start_controller):
-    """sipyco binds 127.0.0.1 and ::1; on a host without IPv6, where
-    sipyco alone would stop with Errno 99, 127.0.0.1 alone."""
-    controller = start_controller("--simulation", bind=())
-    client = controller.client(host="127.0.0.1")
-    try:
-        assert client.ping() is True
-    finally:
-        client.close_rpc()
-    code, _, stderr = controller.terminate_over_rpc()
-    assert code == 0, stderr
 
 
 def test_busy_port_gives_one_error_line(served, start_controller):

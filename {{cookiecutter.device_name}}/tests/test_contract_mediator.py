@@ -66,7 +66,7 @@ def test_the_controller_serves_without_artiq(without_artiq):
     assert code == 0, stderr
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def served():
     pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
     controller = Controller("--simulation")
