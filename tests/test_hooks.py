@@ -153,6 +153,21 @@ def test_default_generation_runs_both_checks(tmp_path):
     assert (tmp_path / "hello" / "hello" / "aqctl_hello.py").exists()
 
 
+@pytest.mark.parametrize("answer, said", [
+    ("ssl=yes", "answered ping() over RPC with SSL"),
+    ("remote_exec=yes", "ran code through its remote execution target"),
+])
+@NEEDS_SIPYCO
+def test_the_smoke_test_covers_the_chosen_options(tmp_path, answer, said):
+    """SSL with throwaway certificates; the aux target runs code."""
+    if "ssl" in answer and shutil.which("openssl") is None:
+        pytest.skip("the openssl command is not on PATH: the smoke test "
+                    "makes its throwaway certificates with it")
+    result = run_cookiecutter(tmp_path, answer)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert said in result.stdout
+
+
 def without_repository_files(folder, names):
     """What copytree leaves out: this suite, git's and caches."""
     left_out = {"__pycache__", ".pytest_cache", ".git", ".venv"}
