@@ -4,7 +4,7 @@ example device: they must pass unchanged once the driver is yours."""
 
 import pytest
 
-from conftest import NAME, SIPYCO_MISSING, Controller
+from conftest import NAME, SIPYCO_MISSING, Controller, run_controller
 
 pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
 from sipyco.pc_rpc import Client
@@ -46,3 +46,13 @@ def test_any_other_client_is_refused(served, ssl_config):
         assert client.ping() is True
     finally:
         client.close_rpc()
+
+
+def test_missing_certificate_files_give_one_error_line(tmp_path):
+    missing = str(tmp_path / "missing.pem")
+    result = run_controller("--simulation", "--ssl", missing, missing,
+                            missing)
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(
+        f"aqctl_{NAME}: error: cannot use the --ssl files: ")

@@ -161,6 +161,11 @@ def main():
         parser.error("give -d/--device, or --simulation to run without "
                      "hardware")
     common_args.init_logger_from_args(args)
+{%- if ssl %}
+    if args.ssl:  # before the device is opened: a mistyped path is common
+        with one_error_line(parser, "cannot use the --ssl files", OSError):
+            SimpleSSLConfig(*args.ssl).create_server_context()
+{%- endif %}
 
     # The driver and the server share this loop: without loop=, sipyco would
     # serve on a fresh one and asyncio drivers would break (artiq#1938).
