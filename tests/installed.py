@@ -7,6 +7,7 @@ import fcntl
 import importlib.util
 import os
 import re
+import shutil
 import site
 import socket
 import subprocess
@@ -28,8 +29,23 @@ HAS_ARTIQ = (importable("artiq_comtools")
 LIBRARY_MODULES = {"console": [], "tcp": [],
                    "serial": ["serial", "serial_asyncio"],
                    "visa": ["pyvisa", "pyvisa_py", "pyvisa_sim"]}
-# What a skip's reason names: the library that is missing.
-MISSING_REASONS = ["sipyco", "artiq", "pyserial", "pyvisa"]
+# What a skip's reason names: the library or the command that is missing.
+MISSING_REASONS = ["sipyco", "artiq", "pyserial", "pyvisa", "openssl"]
+
+
+def available(name):
+    """A module that imports, or (openssl) a command on PATH."""
+    if name == "openssl":
+        return shutil.which(name) is not None
+    return importable(name)
+
+
+def needed(answers):
+    """What a project's own suite needs to run with nothing skipped."""
+    return ["sipyco", *LIBRARY_MODULES[answers["transport"]],
+            *(["artiq.master.worker_db"] if answers.get("include_mediator")
+              else []),
+            *(["openssl"] if answers.get("ssl") else [])]
 
 
 class Installed:
@@ -124,11 +140,12 @@ def install_and_test(answers, project, folder, tmp_path_factory):
 
 
 def assert_passed_or_skipped_for_a_reason(result, *libraries):
-    """pytest's run passed; what skipped names a missing library."""
+    """pytest's run passed; what skipped names a missing library (or
+    command), and nothing skipped when ``libraries`` are all there."""
     assert result.returncode == 0, result.stdout + result.stderr
     summary = result.stdout.strip().splitlines()[-1]
     assert re.search(r"\d+ passed", summary), summary
-    if all(map(importable, libraries)):
+    if all(map(available, libraries)):
         assert "skipped" not in summary, result.stdout
     else:
         skips = [line for line in result.stdout.splitlines()

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import COVERING, HAS_SIPYCO, combination_id, run_python
-from installed import (HAS_ARTIQ, LIBRARY_MODULES,
+from installed import (HAS_ARTIQ, needed,
                        assert_passed_or_skipped_for_a_reason,
                        controller_answers, free_port, install_and_test,
                        wait_for)
@@ -82,9 +82,8 @@ def test_console_scripts_run(installed):
 def test_generated_test_suite_passes(installed):
     """`python -m pytest`, as the generated README says: no option added,
     so the project's own configuration must report every skip."""
-    assert_passed_or_skipped_for_a_reason(
-        installed.suite, "sipyco",
-        *LIBRARY_MODULES[installed.answers["transport"]])
+    assert_passed_or_skipped_for_a_reason(installed.suite,
+                                          *needed(installed.answers))
 
 
 def test_artiq_ctlmgr_runs_the_entry(installed):
@@ -95,7 +94,8 @@ def test_artiq_ctlmgr_runs_the_entry(installed):
         assert result.returncode == 5, result.stdout + result.stderr
         assert re.search("sipyco|artiq", result.stdout), result.stdout
         return
-    assert_passed_or_skipped_for_a_reason(result, "sipyco")
+    assert_passed_or_skipped_for_a_reason(
+        result, "sipyco", *(["openssl"] if installed.answers["ssl"] else []))
 
 
 def test_skip_reasons_are_shown_without_options(render):
