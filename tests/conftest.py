@@ -80,7 +80,7 @@ def product(options):
             if allowed(combination)]
 
 
-def pairwise_covering(options, tries=10):
+def pairwise_covering(options, tries=50):
     """Few allowed combinations of the options' values in which every two
     values of two options that may meet do meet at least once. Greedy: the
     defaults first, then the combination that meets the most pairs not yet
