@@ -153,6 +153,10 @@ def derived_port(device_name):
     return port
 
 
+# Bytes in a file name on common file systems (ext4, APFS, NTFS).
+LONGEST_FILE_NAME = 255
+
+
 def project_folder(device_name):
     """The name, unchanged, once it is sure to make a folder of its own.
 
@@ -161,11 +165,17 @@ def project_folder(device_name):
     write elsewhere. Stop at once with one line instead.
     """
     name = str(device_name)
+    shown = repr(name) if len(name) <= 40 else repr(name[:40]) + "..."
     if name in ("", ".", "..") or "/" in name or "\\" in name:
         raise SystemExit(
-            f"ndsp-template: device_name = {name!r}: must be a lowercase "
+            f"ndsp-template: device_name = {shown}: must be a lowercase "
             "Python identifier such as 'acme_psu' (it names the project's "
             "folder)")
+    if len(name.encode("utf-8")) > LONGEST_FILE_NAME - len("aqctl_.py"):
+        raise SystemExit(
+            f"ndsp-template: device_name = {shown}: is {len(name)} "
+            "characters long, too long for a file name: at most 24 keep "
+            "the generated code readable")
     return name
 
 

@@ -82,8 +82,8 @@ def text_problems(text, max_length):
     if not text.strip():
         return ["is empty"]
     if not text.isprintable():
-        return ["holds a control character or line break; use one line "
-                "of printable text"]
+        return ["holds a control character, a line break or bytes that "
+                "are not UTF-8; use one line of printable text"]
     if len(repr(text)) - 2 > max_length:
         return [f"is too long: at most {max_length} characters, a "
                 "backslash counting as two"]
@@ -130,6 +130,11 @@ def problems(answers):
         "author_email": ([] if EMAIL.fullmatch(answers["author_email"]) else
                          ["must look like name@example.org"]),
     }
+    if not found["device_name"] and keyword.iskeyword(
+            answers["__driver_class"]):
+        found["device_name"] = [
+            f"makes the class name {answers['__driver_class']}, a Python "
+            f"keyword; add a suffix (e.g. '{answers['device_name']}_dev')"]
     for key, option in OPTIONS.items():
         found[key] = option_problems(answers[key], option["values"])
     for together, why in CONFLICTS:

@@ -1,7 +1,9 @@
 """The hooks: every rejection rule, the pruning, the post-generation checks."""
 
 import ast
+import importlib.util
 import json
+import keyword
 import os
 import pathlib
 import shutil
@@ -10,6 +12,13 @@ import sys
 
 import pytest
 from cookiecutter.exceptions import FailedHookException
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 from conftest import (HAS_SIPYCO, NEEDS_SIPYCO, TEMPLATE, answers_for,
                       generate, render_hook, run_cookiecutter, run_python)
@@ -23,6 +32,8 @@ REJECTIONS = [
     ("device_name", "", "lowercase Python identifier"),
     ("device_name", "class", "Python keyword"),
     ("device_name", "match", "Python keyword"),
+    ("device_name", "none", "makes the class name None, a Python keyword"),
+    ("device_name", "true_", "makes the class name True, a Python keyword"),
     ("device_name", "socket", "would shadow the 'socket' module"),
     ("device_name", "sipyco", "would shadow the 'sipyco' module"),
     ("device_name", "artiq", "would shadow the 'artiq' module"),
@@ -83,6 +94,9 @@ def run_pre_gen_hook(tmp_path, answers):
 def test_pre_gen_hook_rejects(tmp_path, key, value, message):
     answers = answers_for()
     answers[key] = value
+    # What cookiecutter derives from the name, as it would.
+    answers["__driver_class"] = local_extensions.class_name(
+        answers["device_name"])
     result = run_pre_gen_hook(tmp_path, answers)
     assert result.returncode == 1
     assert "1 answer(s) cannot be used; nothing was generated" in \
@@ -297,6 +311,60 @@ def test_a_name_that_is_no_folder_stops_in_one_line(tmp_path, name):
         f"ndsp-template: device_name = {name!r}: must be a lowercase Python "
         "identifier such as 'acme_psu' (it names the project's folder)\n")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["a" * 247, "é" * 124])
+def test_a_name_too_long_for_a_file_stops_in_one_line(tmp_path, name):
+    """Longer than a file name may be: cookiecutter would crash making
+    the folder."""
+    result = run_cookiecutter(tmp_path, f"device_name={name}")
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"ndsp-template: device_name = {name[:40]!r}...")
+    assert "too long for a file name: at most 24" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def pre_gen_rules(tmp_path_factory):
+    """The pre-generation hook as a module: its rules, without running."""
+    path = render_hook("pre_gen_project", answers_for(),
+                       tmp_path_factory.mktemp("rules") / "rules.py")
+    spec = importlib.util.spec_from_file_location("pre_gen_rules", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(max_size=80))
+def test_free_text_is_refused_or_renders_exactly(pre_gen_rules, text):
+    """Any title or author name: refused with a reason, or written into
+    TOML and Python that read back as the same text."""
+    if pre_gen_rules.text_problems(text, pre_gen_rules.MAX_TITLE_LENGTH):
+        return
+    assert text.strip() and "\n" not in text
+    assert ast.literal_eval(local_extensions.py_string(text)) == text
+    toml = f"title = {local_extensions.toml_string(text)}\n"
+    assert tomllib.loads(toml)["title"] == text
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.one_of(st.text(max_size=40),
+                      st.from_regex(r"[a-z][a-z0-9_]{0,30}", fullmatch=True)))
+def test_a_name_is_refused_or_names_everything(pre_gen_rules, name):
+    """Any name: refused with a reason, or a package, a class, a folder."""
+    answers = dict(answers_for(), device_name=name,
+                   __driver_class=local_extensions.class_name(name))
+    if [key for key, _ in pre_gen_rules.problems(answers)
+            if key == "device_name"]:
+        return
+    assert name.isidentifier() and name == name.lower()
+    assert local_extensions.project_folder(name) == name
+    assert local_extensions.class_name(name).isidentifier()
+    assert not keyword.iskeyword(local_extensions.class_name(name))
 
 
 def test_standard_library_names_are_refused_without_stdlib_module_names(
