@@ -4,6 +4,8 @@
 run as artiq_ctlmgr does, in a process of its own."""
 
 import inspect
+import ipaddress
+import pathlib
 import socket
 import subprocess
 import sys
@@ -98,6 +100,39 @@ class Controller:
         if self.process.poll() is None:
             self.process.kill()
         self.process.communicate()
+
+
+def raw_connection(port):
+    """A bare connection to the controller, as a client's socket is{{ ",
+    with the certificate it trusts" if ssl }}."""
+    connection = socket.create_connection(("127.0.0.1", port),
+                                          timeout=STARTUP_TIMEOUT)
+{%- if ssl %}
+    context = client_ssl_config().create_client_context()
+    return context.wrap_socket(connection)
+{%- else %}
+    return connection
+{%- endif %}
+
+
+def listening_addresses(port):
+    """The addresses that listen on ``port`` (Linux: /proc/net), or None
+    where this system does not say."""
+    addresses = set()
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        try:
+            lines = pathlib.Path(table).read_text().splitlines()[1:]
+        except OSError:
+            return None
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            address, local_port = local.split(":")
+            if state == "0A" and int(local_port, 16) == port:  # LISTEN
+                # Each 32-bit word is in host (little-endian) order.
+                packed = b"".join(bytes.fromhex(address[i:i + 8])[::-1]
+                                  for i in range(0, width, 8))
+                addresses.add(ipaddress.ip_address(packed).compressed)
+    return addresses
 
 
 @pytest.fixture

@@ -10,13 +10,15 @@ import runpy
 import shlex
 import signal
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import (NAME, SIPYCO_MISSING, Controller, public_methods,
-                      run_controller)
+from conftest import (NAME, SIPYCO_MISSING, Controller, listening_addresses,
+                      public_methods, raw_connection, run_controller)
 
 pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
+from sipyco import pyon
 
 from {{ name }}.driver import {{ cls }} as Driver
 from {{ name }}.aqctl_{{ name }} import (
@@ -60,6 +62,10 @@ def test_simulation_wins_over_a_device_and_serves_the_loopback(
         assert client.ping() is True
     finally:
         client.close_rpc()
+    # Loopback only: no other host reaches it unless --bind says so.
+    addresses = listening_addresses(controller.port)
+    if addresses is not None:
+        assert addresses and addresses <= {"127.0.0.1", "::1"}, addresses
     code, _, stderr = controller.terminate_over_rpc()
     assert code == 0, stderr
 
@@ -159,15 +165,68 @@ def test_the_simulation_imports_no_transport_library(monkeypatch, call):
         call(driver.close())
 
 
-@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT", "SIGHUP"])
-def test_signal_stops_the_controller_cleanly(simulation, signal_name):
-    if not hasattr(signal, signal_name):
-        pytest.skip(f"{signal_name} does not exist on this platform")
-    simulation.client().close_rpc()
-    simulation.process.send_signal(getattr(signal, signal_name))
-    code, _, stderr = simulation.wait()
-    assert code == 0
+# Seconds a controller may take to stop: artiq_ctlmgr waits, then kills.
+STOP_TIMEOUT = 2.0
+
+
+@pytest.mark.parametrize("how", ["terminate", "SIGTERM", "SIGINT", "SIGHUP"])
+def test_every_way_to_stop_closes_the_device(start_controller, how):
+    """Exit code 0 within 2 s, and -v says that the device was closed."""
+    if how != "terminate" and not hasattr(signal, how):
+        pytest.skip(f"{how} does not exist on this platform")
+    controller = start_controller("--simulation", "-v")
+    client = controller.client()
+    try:
+        if how == "terminate":
+            client.terminate()
+        else:
+            controller.process.send_signal(getattr(signal, how))
+    finally:
+        client.close_rpc()
+    _, stderr = controller.process.communicate(timeout=STOP_TIMEOUT)
+    assert controller.process.returncode == 0, stderr
+    assert "the device is closed" in stderr
     assert "Traceback" not in stderr
+
+
+def assert_serving(controller):
+    client = controller.client()
+    try:
+        assert client.ping() is True
+    finally:
+        client.close_rpc()
+
+
+def test_garbage_on_the_socket_leaves_the_controller_serving(served):
+    with raw_connection(served.port) as connection:
+        connection.sendall(b"\x00\xff not sipyco at all\n" * 4)
+    assert_serving(served)
+
+
+def test_a_client_gone_mid_call_leaves_the_controller_serving(served):
+    call = {"action": "call", "name": "ping", "args": [], "kwargs": {}}
+    with raw_connection(served.port) as connection:
+        replies = connection.makefile("rb")
+        connection.sendall(b"ARTIQ pc_rpc\n")
+        replies.readline()  # the targets
+        connection.sendall(NAME.encode() + b"\n")
+        replies.readline()  # the methods
+        connection.sendall(pyon.encode(call).encode() + b"\n")
+    # Gone before the reply.
+    assert_serving(served)
+
+
+def test_eight_clients_at_once_each_get_every_reply(served):
+    def five_hundred_calls(_):
+        client = served.client()
+        try:
+            return [client.ping() for _ in range(500)]
+        finally:
+            client.close_rpc()
+
+    with ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(five_hundred_calls, range(8)))
+    assert replies == [[True] * 500] * 8
 
 
 def test_device_db_entry_starts_this_controller():

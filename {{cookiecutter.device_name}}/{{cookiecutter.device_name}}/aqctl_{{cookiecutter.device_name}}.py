@@ -183,6 +183,7 @@ def main():
                 serve(driver, args, loop)
         finally:
             {{ "loop.run_until_complete(driver.close())" if asyncio else "driver.close()" }}
+            logger.info("the device is closed")
     finally:
         loop.close()
 
