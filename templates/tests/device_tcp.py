@@ -61,3 +61,25 @@ def test_nothing_listening(call):
     instrument.close()
     with pytest.raises(ConnectionRefusedError):
         call(transport.open_transport(instrument.address, timeout=TIMEOUT))
+
+
+def test_a_device_switched_off_and_on(instrument, serve):
+    """Calls fail with a clear error and ping() turns False, so that
+    artiq_ctlmgr restarts the controller, which then reaches the device
+    again."""
+    controller = serve(TIMEOUT)
+    client = controller.client()
+    try:
+        assert client.ping() is True
+        instrument.unplug()
+        with pytest.raises(ConnectionError, match="closed the connection"):
+            client.get_voltage()
+        assert client.ping() is False
+    finally:
+        client.close_rpc()
+    restarted = serve(TIMEOUT)
+    client = restarted.client()
+    try:
+        assert client.ping() is True
+    finally:
+        client.close_rpc()

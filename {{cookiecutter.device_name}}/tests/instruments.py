@@ -2,6 +2,7 @@
 function (the fake device's, or a faulty one) served the way a real
 instrument answers, over TCP or a pseudo-terminal."""
 
+import contextlib
 import os
 import socket
 import threading
@@ -29,7 +30,16 @@ class TCPInstrument(Instrument):
         self._server = socket.create_server(("127.0.0.1", 0))
         self.port = self._server.getsockname()[1]
         self.address = f"127.0.0.1:{self.port}"
+        self._connections = []
         threading.Thread(target=self._accept, daemon=True).start()
+
+    def unplug(self):
+        """Close every connection, as an instrument switched off does;
+        it accepts new ones, as once it is back on."""
+        for connection in self._connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        self._connections.clear()
 
     def _accept(self):
         while True:
@@ -37,6 +47,7 @@ class TCPInstrument(Instrument):
                 connection, _ = self._server.accept()
             except OSError:  # closed
                 return
+            self._connections.append(connection)
             threading.Thread(target=self._serve, args=(connection,),
                              daemon=True).start()
 
