@@ -1,0 +1,237 @@
+"""What the template costs at run time, against a bare sipyco controller.
+
+Prints, measured side by side in one run: a generated controller's cold
+start to its first ping and its ping round-trip, against a minimal
+hand-written sipyco controller of the same hello device; one driver
+method's round-trip through each transport's fake instrument; returning
+1,000,000 float64 samples; and the generation time, with and without the
+post-generation checks. Needs sipyco and numpy; run from the repository:
+
+    python3 bench/benchmark.py [--quick]
+"""
+
+import argparse
+import pathlib
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+TEMPLATE = pathlib.Path(__file__).resolve().parent.parent
+# Targets of the issue that asked for this benchmark.
+WITHIN = 1.10
+GENERATION_TARGET = 2.0  # seconds, with the checks
+SAMPLES = 1_000_000
+WARM_UP = 200  # calls before the round-trips are timed
+
+# The seed's hello device, served the way the ARTIQ manual writes it.
+BARE_CONTROLLER = '''
+import sys
+
+import numpy
+from sipyco.pc_rpc import simple_server_loop
+
+
+class Hello:
+    def message(self, msg):
+        print("message: " + msg)
+
+    def ping(self):
+        return True
+
+    def samples(self, n):
+        return numpy.zeros(n)
+
+
+simple_server_loop({"hello": Hello()}, "127.0.0.1", int(sys.argv[1]))
+'''
+# Added to each generated driver, as its user would add a method.
+SAMPLES_METHOD = '''
+
+    {define} samples(self, n: int):
+        """n float64 samples."""
+        import numpy
+
+        return numpy.zeros(n)
+'''
+# Each transport's example method, and its arguments.
+METHODS = {"console": ("message", ["text"]), "serial": ("get_voltage", []),
+           "tcp": ("get_voltage", []), "visa": ("get_voltage", [])}
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def generate(folder, transport, run_checks=False):
+    """A project made by cookiecutter, and the seconds it took."""
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "cookiecutter", "--no-input", "-f", "-o",
+         str(folder), str(TEMPLATE), f"transport={transport}",
+         f"run_checks={'yes' if run_checks else 'no'}"],
+        check=True, capture_output=True)
+    return folder / "hello", time.perf_counter() - start
+
+
+def add_samples_method(project, driver_api="sync"):
+    driver = project / "hello" / "driver.py"
+    define = "async def" if driver_api == "asyncio" else "def"
+    driver.write_text(driver.read_text().rstrip("\n")
+                      + SAMPLES_METHOD.format(define=define))
+
+
+class Served:
+    """A controller process; ``client()`` once it answers."""
+
+    def __init__(self, command, cwd):
+        self.port = free_port()
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen(
+            [*command, str(self.port)], cwd=cwd,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def first_ping(self):
+        """A client, and the seconds from start to its first ping."""
+        from sipyco.pc_rpc import Client
+
+        while True:
+            try:
+                client = Client("127.0.0.1", self.port, "hello")
+                client.ping()
+                return client, time.perf_counter() - self.started
+            except (ConnectionRefusedError, EOFError):
+                if self.process.poll() is not None:
+                    raise RuntimeError("the controller exited")
+                time.sleep(0.002)
+
+    def stop(self, client):
+        try:
+            client.terminate()
+        finally:
+            client.close_rpc()
+        self.process.wait(10)
+
+
+def bare_command(folder):
+    script = folder / "bare_hello.py"
+    script.write_text(BARE_CONTROLLER)
+    return [sys.executable, str(script)]
+
+
+def generated_command():
+    return [sys.executable, "-m", "hello.aqctl_hello", "--simulation",
+            "--no-localhost-bind", "--bind", "127.0.0.1", "-p"]
+
+
+def round_trips(call, count):
+    times = []
+    for _ in range(count):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def measure_once(figures, command, cwd, pings, method):
+    """One cold start, then warmed-up round-trips, into ``figures``."""
+    served = Served(command, cwd)
+    client, started = served.first_ping()
+    figures["start"].append(started)
+    round_trips(client.ping, WARM_UP)
+    figures["ping"] += round_trips(client.ping, pings)
+    name, arguments = method
+    figures["method"] += round_trips(
+        lambda: getattr(client, name)(*arguments), pings // 4)
+    figures["samples"] += round_trips(lambda: client.samples(SAMPLES), 1)
+    served.stop(client)
+
+
+def measure_pair(bare, generated, runs, pings):
+    """The bare and the generated controller, one run of each in turn
+    (in alternating order), so that the machine's drift hits both."""
+    figures = {label: {"start": [], "ping": [], "method": [], "samples": []}
+               for label in ("bare", "generated")}
+    for run in range(runs):
+        pair = [("bare", bare), ("generated", generated)]
+        for label, (command, cwd, method) in pair[::1 - 2 * (run % 2)]:
+            measure_once(figures[label], command, cwd, pings // runs,
+                         method)
+    return figures["generated"], figures["bare"]
+
+
+def row(name, generated, bare, unit="ms", scale=1e3):
+    ratio = generated / bare if bare else float("nan")
+    print(f"{name:<44} {generated * scale:>10.3f} {bare * scale:>10.3f} "
+          f"{unit:<3} {ratio:>6.2f}x")
+    return ratio
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer runs: a rough figure in seconds")
+    args = parser.parse_args()
+    runs, pings = (4, 2000) if args.quick else (10, 10000)
+    misses = []
+    with tempfile.TemporaryDirectory() as folder:
+        folder = pathlib.Path(folder)
+        bare_controller = (bare_command(folder), folder,
+                           ("message", ["text"]))
+        print(f"{'figure':<44} {'generated':>10} {'bare':>10}     ratio")
+        for transport, method in METHODS.items():
+            project, _ = generate(folder / transport, transport)
+            add_samples_method(project)
+            generated, bare = measure_pair(
+                bare_controller, (generated_command(), project, method),
+                runs, pings)
+            print(f"-- {transport}")
+            ratios = [
+                row("cold start to first ping (median)",
+                    statistics.median(generated["start"]),
+                    statistics.median(bare["start"])),
+                row("ping round-trip (median)",
+                    statistics.median(generated["ping"]),
+                    statistics.median(bare["ping"])),
+                row("ping round-trip (p99)",
+                    percentile(generated["ping"], 0.99),
+                    percentile(bare["ping"], 0.99)),
+                row(f"{method[0]}() round-trip (median; bare: message)",
+                    statistics.median(generated["method"]),
+                    statistics.median(bare["method"])),
+            ]
+            row(f"{SAMPLES:,} float64 samples returned (median)",
+                statistics.median(generated["samples"]),
+                statistics.median(bare["samples"]))
+            if max(ratios[:2]) > WITHIN:
+                misses.append(f"{transport}: cold start or ping beyond "
+                              f"{WITHIN:.2f}x the bare controller")
+        checked = [generate(folder / "checks", "console", True)[1]
+                   for _ in range(3)]
+        unchecked = [generate(folder / "plain", "console")[1]
+                     for _ in range(3)]
+        print("-- generation (console)")
+        print(f"{'with the checks (median)':<44} "
+              f"{statistics.median(checked):>10.3f} s")
+        print(f"{'without the checks (median)':<44} "
+              f"{statistics.median(unchecked):>10.3f} s")
+        if statistics.median(checked) > GENERATION_TARGET:
+            misses.append(f"generation with the checks beyond "
+                          f"{GENERATION_TARGET} s")
+    shutil.rmtree(folder, ignore_errors=True)
+    print("targets met" if not misses else "targets missed: "
+          + "; ".join(misses))
+
+
+if __name__ == "__main__":
+    main()
