@@ -49,10 +49,19 @@ def render_without_hooks(output, answers):
     return project
 
 
+def evaluations(tree):
+    """Calls that run text as code: none in a package that serves RPC."""
+    return [node for node in ast.walk(tree)
+            if isinstance(node, ast.Call)
+            and getattr(node.func, "id", getattr(node.func, "attr", None))
+            in ("eval", "exec", "literal_eval", "compile", "loads")]
+
+
 def test_every_combination_renders_valid_flake8_clean_files(tmp_path):
     """All of them, rendered without hooks: nothing left unrendered,
-    Python and TOML that parse, and flake8 on each distinct Python file
-    (most are the same in many combinations), in one run."""
+    Python and TOML that parse, no evaluation of input in the package, and
+    flake8 on each distinct Python file (most are the same in many
+    combinations), in one run."""
     distinct = {}  # file content -> (combination, path in the project)
     for number, answers in enumerate(COMBINATIONS):
         project = render_without_hooks(tmp_path / str(number), answers)
@@ -62,8 +71,10 @@ def test_every_combination_renders_valid_flake8_clean_files(tmp_path):
             where = (combination_id(answers), str(relative))
             assert not UNRENDERED.search(str(relative) + text), where
             if path.suffix == ".py":
-                ast.parse(text, filename=str(path))
+                tree = ast.parse(text, filename=str(path))
                 distinct.setdefault(text, where)
+                if relative.parts[0] == "hello":
+                    assert not evaluations(tree), where
         tomllib.loads((project / "pyproject.toml").read_text())
     # Each distinct file in a numbered copy of its place in the project,
     # the project's flake8 configuration following it there.

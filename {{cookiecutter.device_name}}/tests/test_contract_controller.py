@@ -204,7 +204,7 @@ def test_garbage_on_the_socket_leaves_the_controller_serving(served):
 
 
 def test_a_client_gone_mid_call_leaves_the_controller_serving(served):
-    call = {"action": "call", "name": "ping", "args": [], "kwargs": {}}
+    call = dict(action="call", name="ping", args=[], kwargs={})
     with raw_connection(served.port) as connection:
         replies = connection.makefile("rb")
         connection.sendall(b"ARTIQ pc_rpc\n")
