@@ -344,7 +344,7 @@ def pre_gen_rules(tmp_path_factory):
     return module
 
 
-@settings(max_examples=300, deadline=None,
+@settings(max_examples=100, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.text(max_size=80))
 def test_free_text_is_refused_or_renders_exactly(pre_gen_rules, text):
@@ -358,7 +358,7 @@ def test_free_text_is_refused_or_renders_exactly(pre_gen_rules, text):
     assert tomllib.loads(toml)["title"] == text
 
 
-@settings(max_examples=300, deadline=None,
+@settings(max_examples=100, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=st.one_of(st.text(max_size=40),
                       st.from_regex(r"[a-z][a-z0-9_]{0,30}", fullmatch=True)))

@@ -191,15 +191,17 @@ def test_the_client_offers_the_ported_methods(installations, answers):
 
 
 def test_a_sync_port_passes_flake8_and_its_tests_in_place(render, tmp_path):
-    """The sync driver ported onto a sync project, with SSL: flake8, and
-    its suite run from its folder (not installed, so without the
-    artiq_ctlmgr test, which the installed port runs)."""
+    """The sync driver ported onto a sync project: flake8, its device
+    tests and the contract tests that read the driver, run from its
+    folder (the installed port runs the others)."""
     answers = {"transport": "tcp", "driver_api": "sync",
-               "include_client": True, "ssl": True}
+               "include_client": True}
     project = port(render(**answers), answers, tmp_path)
     result = run_python("-m", "flake8", ".", cwd=project)
     assert result.returncode == 0, result.stdout
     result = run_python("-m", "pytest", "-p", "no:cacheprovider",
-                        "--ignore", "tests/test_contract_ctlmgr.py",
-                        cwd=project, timeout=300)
-    assert_passed_or_skipped_for_a_reason(result, "sipyco", "openssl")
+                        "tests/test_device.py",
+                        "tests/test_contract_driver.py",
+                        "tests/test_contract_client.py", cwd=project,
+                        timeout=300)
+    assert_passed_or_skipped_for_a_reason(result, "sipyco")
