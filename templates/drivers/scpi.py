@@ -12,12 +12,28 @@ annotations ``int``, ``float``, ``str``, ``bool`` and ``list[float]`` also
 type the arguments of the command-line client, when there is one.
 """
 
-import logging
-
+{% if cookiecutter.driver_api == "asyncio" %}import asyncio
+{% endif %}import logging
+import math
+{% if cookiecutter.driver_api != "asyncio" %}import time
+{% endif %}
 logger = logging.getLogger(__name__)
 
 # The output voltage the instrument accepts, in volts.
 VOLTAGE_RANGE = (0.0, 30.0)
+# A ramp moves the output in steps this many seconds apart.
+RAMP_STEP = 0.1
+
+
+def check_volts(volts):
+    """Refuse, before anything is sent, a voltage the instrument cannot
+    take."""
+    low, high = VOLTAGE_RANGE
+    if isinstance(volts, bool) or not isinstance(volts, (int, float)):
+        raise TypeError(f"volts must be a number, not "
+                        f"{type(volts).__name__}")
+    if not low <= volts <= high:
+        raise ValueError(f"volts must be from {low} to {high}, not {volts}")
 
 
 class {{ cls }}:
@@ -32,14 +48,21 @@ class {{ cls }}:
 
     {{ def }} set_voltage(self, volts: float):
         """Set the output voltage, in volts, from 0 to 30."""
-        low, high = VOLTAGE_RANGE
-        if isinstance(volts, bool) or not isinstance(volts, (int, float)):
-            raise TypeError(f"volts must be a number, not "
-                            f"{type(volts).__name__}")
-        if not low <= volts <= high:
-            raise ValueError(f"volts must be from {low} to {high}, "
-                             f"not {volts}")
+        check_volts(volts)
         {{ await }}self._transport.write_line(f"VOLT {volts:.3f}")
+
+    {{ def }} ramp_voltage(self, volts: float, rate: float = 10.0):
+        """Move the output voltage to ``volts`` at ``rate`` volts per
+        second, in steps of 0.1 s{{ ": other calls, ping() among them, are
+        served meanwhile" if cookiecutter.driver_api == "asyncio" }}."""
+        check_volts(volts)  # before the first step
+        if not rate > 0:
+            raise ValueError(f"rate must be above 0, not {rate}")
+        start = {{ await }}self.get_voltage()
+        steps = max(1, math.ceil(abs(volts - start) / rate / RAMP_STEP))
+        for step in range(1, steps + 1):
+            {{ await }}self.set_voltage(start + (volts - start) * step / steps)
+            {{ "await asyncio.sleep" if cookiecutter.driver_api == "asyncio" else "time.sleep" }}(RAMP_STEP)
 
     {{ def }} get_voltage(self):
         """Return the output voltage, in volts."""

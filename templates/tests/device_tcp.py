@@ -9,7 +9,8 @@ what every NDSP owes ARTIQ, whatever its device, and must keep passing
 unchanged."""
 
 from concurrent.futures import ThreadPoolExecutor
-
+{% if cookiecutter.driver_api == "asyncio" %}import time
+{% endif %}
 import pytest
 
 from conftest import SIPYCO_MISSING

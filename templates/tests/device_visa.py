@@ -10,7 +10,8 @@ unchanged."""
 
 import sys
 from concurrent.futures import ThreadPoolExecutor
-
+{% if cookiecutter.driver_api == "asyncio" %}import time
+{% endif %}
 import pytest
 
 from conftest import SIPYCO_MISSING

@@ -59,3 +59,39 @@ def test_ping_is_false_and_never_raises_once_the_device_is_gone(driver, call):
 def test_ping_is_false_when_the_device_stops_answering(driver, device, call):
     device.handle = lambda line: None
     assert call(driver.ping()) is False
+
+
+def test_a_ramp_ends_at_its_target(driver, device, call):
+    call(driver.set_voltage(1.0))
+    call(driver.ramp_voltage(2.0, rate=10.0))
+    assert device.voltage == 2.0
+
+
+@pytest.mark.parametrize("volts, rate", [(31.0, 10.0), (5.0, 0.0)])
+def test_a_ramp_is_refused_before_its_first_step(driver, device, call,
+                                                 volts, rate):
+    with pytest.raises(ValueError):
+        call(driver.ramp_voltage(volts, rate=rate))
+    assert device.voltage == 0.0
+{%- if cookiecutter.driver_api == "asyncio" %}
+
+
+def test_ping_answers_while_a_ramp_runs(start_controller):
+    """A long call does not hold the others: artiq_ctlmgr's ping."""
+    pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
+    controller = start_controller("--simulation")
+    ramping, pinging = controller.client(), controller.client()
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            ramp = pool.submit(ramping.ramp_voltage, 20.0, 10.0)  # 2 s
+            time.sleep(0.3)
+            started = time.monotonic()
+            assert pinging.ping() is True
+            assert time.monotonic() - started < 0.5
+            assert not ramp.done()
+            ramp.result()
+        assert pinging.get_voltage() == 20.0
+    finally:
+        ramping.close_rpc()
+        pinging.close_rpc()
+{%- endif %}
