@@ -70,3 +70,18 @@ def test_a_missing_library_says_how_to_install_it(monkeypatch, call):
         monkeypatch.setitem(sys.modules, library, None)  # import fails
     with pytest.raises(ImportError, match="pip install pyserial"):
         call(transport.open_transport("/dev/ttyUSB0", timeout=TIMEOUT))
+
+
+def test_a_device_unplugged(instrument, serve):
+    """Calls fail with a clear error and ping() turns False, so that
+    artiq_ctlmgr restarts the controller, which opens the port again."""
+    controller = serve(TIMEOUT)
+    client = controller.client()
+    try:
+        assert client.ping() is True
+        instrument.unplug()
+        with pytest.raises(Exception, match="SerialException"):
+            client.get_voltage()
+        assert client.ping() is False
+    finally:
+        client.close_rpc()

@@ -119,3 +119,25 @@ def test_a_missing_library_says_how_to_install_it(monkeypatch, call):
     with pytest.raises(ImportError, match="pip install pyvisa pyvisa-py"):
         call(transport.open_transport("TCPIP::192.168.1.50::INSTR",
                                       timeout=TIMEOUT))
+
+
+def test_a_device_switched_off_and_on(instrument, serve):
+    """pyvisa-py does not notice a closed socket: calls time out and
+    ping() turns False, so that artiq_ctlmgr restarts the controller,
+    which then reaches the device again."""
+    controller = serve(SILENCE_TIMEOUT)
+    client = controller.client()
+    try:
+        assert client.ping() is True
+        instrument.unplug()
+        with pytest.raises(TimeoutError, match="sent no reply"):
+            client.get_voltage()
+        assert client.ping() is False
+    finally:
+        client.close_rpc()
+    restarted = serve(TIMEOUT)
+    client = restarted.client()
+    try:
+        assert client.ping() is True
+    finally:
+        client.close_rpc()

@@ -4,6 +4,7 @@ instrument answers, over TCP or a pseudo-terminal."""
 
 import contextlib
 import os
+import select
 import socket
 import threading
 
@@ -80,7 +81,10 @@ class PtyInstrument(Instrument):
 
     def _serve(self):
         received = b""
-        while True:
+        while not self._closed:
+            # Wakes up now and then to see whether it is to stop.
+            if not select.select([self._far], [], [], 0.05)[0]:
+                continue
             try:
                 data = os.read(self._far, 1024)
             except OSError:  # every near end closed
@@ -94,10 +98,17 @@ class PtyInstrument(Instrument):
                 if reply is not None:
                     os.write(self._far, reply)
 
+    def unplug(self):
+        """Hang up, as a USB serial adapter pulled out does: the near end
+        reads an error from then on."""
+        self.close()
+
     def close(self):
         """Stop serving before the far end's descriptor is closed: its
         number is soon another pseudo-terminal's, which this must not
         answer."""
+        if self._closed:
+            return
         self._closed = True
         os.close(self._near)
         self._thread.join(5)
