@@ -25,7 +25,7 @@ VOLTAGE_RANGE = (0.0, 30.0)
 RAMP_STEP = 0.1
 
 
-def check_volts(volts):
+def _check_volts(volts):
     """Refuse, before anything is sent, a voltage the instrument cannot
     take."""
     low, high = VOLTAGE_RANGE
@@ -48,14 +48,14 @@ class {{ cls }}:
 
     {{ def }} set_voltage(self, volts: float):
         """Set the output voltage, in volts, from 0 to 30."""
-        check_volts(volts)
+        _check_volts(volts)
         {{ await }}self._transport.write_line(f"VOLT {volts:.3f}")
 
     {{ def }} ramp_voltage(self, volts: float, rate: float = 10.0):
         """Move the output voltage to ``volts`` at ``rate`` volts per
         second, in steps of 0.1 s{{ ": other calls, ping() among them, are
         served meanwhile" if cookiecutter.driver_api == "asyncio" }}."""
-        check_volts(volts)  # before the first step
+        _check_volts(volts)  # before the first step
         if not rate > 0:
             raise ValueError(f"rate must be above 0, not {rate}")
         start = {{ await }}self.get_voltage()
