@@ -17,6 +17,11 @@ from installed import (HAS_ARTIQ, needed,
                        wait_for)
 import local_extensions
 
+# sipyco_rpctool, run on the first row of each transport: every example
+# device, both driver_apis, SSL and remote execution among them.
+RPCTOOL_ROWS = [
+    next(answers for answers in COVERING if answers["transport"] == transport)
+    for transport in local_extensions.OPTIONS["transport"]["values"]]
 # An /etc/hosts where localhost resolves to ::1 first, as on many desktops.
 LOCALHOST_IPV6_FIRST = "::1 localhost\n127.0.0.1 localhost\n"
 
@@ -36,7 +41,7 @@ def installations(render, tmp_path_factory):
         installed = install_and_test(answers, project,
                                      tmp_path_factory.mktemp(key),
                                      tmp_path_factory)
-        if HAS_SIPYCO:
+        if HAS_SIPYCO and answers in RPCTOOL_ROWS:
             installed.session = rpctool_session(installed)
         return key, installed
 
@@ -241,7 +246,9 @@ def rpctool_session(installed):
 
 @pytest.mark.skipif(not HAS_SIPYCO, reason="sipyco is not installed: "
                     "this test serves the controller to sipyco_rpctool")
-def test_sipyco_rpctool_lists_calls_and_terminates(installed):
+@pytest.mark.parametrize("answers", RPCTOOL_ROWS, ids=combination_id)
+def test_sipyco_rpctool_lists_calls_and_terminates(installations, answers):
+    installed = installations[combination_id(answers)]
     outputs, code, stdout, stderr = installed.session
     assert outputs, f"the controller never answered:\n{stderr}"
     for call, result in outputs.items():
