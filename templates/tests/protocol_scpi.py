@@ -61,6 +61,20 @@ def test_ping_is_false_when_the_device_stops_answering(driver, device, call):
     assert call(driver.ping()) is False
 
 
+def test_a_wrong_type_over_rpc_is_the_callers_error(start_controller):
+    """The client gets the TypeError; the controller keeps serving."""
+    pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
+    controller = start_controller("--simulation")
+    client = controller.client()
+    try:
+        for volts in ("5", [5.0], None):
+            with pytest.raises(TypeError, match="volts must be a number"):
+                client.set_voltage(volts)
+            assert client.ping() is True
+    finally:
+        client.close_rpc()
+
+
 def test_a_ramp_ends_at_its_target(driver, device, call):
     call(driver.set_voltage(1.0))
     call(driver.ramp_voltage(2.0, rate=10.0))
