@@ -149,6 +149,18 @@ def start_controller():
         controller.kill()
 
 
+@pytest.fixture(scope="module")
+def served():
+    """One simulation for a module's tests that only call it; it must stop
+    cleanly on terminate once they are done."""
+    pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
+    controller = Controller("--simulation")
+    controller.client().close_rpc()  # it listens
+    yield controller
+    code, _, stderr = controller.terminate_over_rpc()
+    assert code == 0, stderr
+
+
 @pytest.fixture
 def unopenable_device(tmp_path):
     """An address of this transport's kind at which nothing answers."""

@@ -14,8 +14,8 @@ import typing
 
 import pytest
 
-from conftest import (NAME, SIPYCO_MISSING, STARTUP_TIMEOUT, Controller,
-                      free_port, public_methods)
+from conftest import (NAME, SIPYCO_MISSING, STARTUP_TIMEOUT, free_port,
+                      public_methods)
 {%- if cookiecutter.ssl %}
 from certificates import client_ssl_arguments, controller_ssl_arguments
 {%- endif %}
@@ -44,15 +44,6 @@ ssl = SimpleSSLConfig(*sys.argv[3:]) if sys.argv[2:] else None
 simple_server_loop({"other_device": Other()}, "127.0.0.1", int(sys.argv[1]),
                    ssl_config=ssl)
 """
-
-
-@pytest.fixture(scope="module")
-def served():
-    controller = Controller("--simulation")
-    controller.client().close_rpc()  # it listens
-    yield controller
-    code, _, stderr = controller.terminate_over_rpc()
-    assert code == 0, stderr
 
 
 def commands():

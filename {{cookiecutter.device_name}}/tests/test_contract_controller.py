@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import (NAME, SIPYCO_MISSING, Controller, listening_addresses,
+from conftest import (NAME, SIPYCO_MISSING, listening_addresses,
                       public_methods, raw_connection, run_controller)
 
 pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
@@ -27,16 +27,6 @@ from {{ name }}.aqctl_{{ name }} import (
 DEVICE_DB = pathlib.Path(__file__).parent.parent / "device_db.py"
 # What the real device needs, and --simulation must not import.
 TRANSPORT_MODULES = {{ transport_modules.get(cookiecutter.transport, []) | tojson }}
-
-
-@pytest.fixture(scope="module")
-def served():
-    """One simulation for the tests that only ask it; it must stop cleanly
-    on terminate once they are done."""
-    controller = Controller("--simulation")
-    yield controller
-    code, _, stderr = controller.terminate_over_rpc()
-    assert code == 0, stderr
 
 
 def test_no_device_is_a_usage_error_naming_both(monkeypatch, capsys):

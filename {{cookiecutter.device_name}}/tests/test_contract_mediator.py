@@ -66,16 +66,6 @@ def test_the_controller_serves_without_artiq(without_artiq):
     assert code == 0, stderr
 
 
-@pytest.fixture(scope="module")
-def served():
-    pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
-    controller = Controller("--simulation")
-    controller.client().close_rpc()  # it listens
-    yield controller
-    code, _, stderr = controller.terminate_over_rpc()
-    assert code == 0, stderr
-
-
 @pytest.fixture
 def device_manager(served, tmp_path, monkeypatch):
     """ARTIQ's DeviceManager on device_db.py as written, the controller's

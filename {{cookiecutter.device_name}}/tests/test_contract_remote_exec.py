@@ -10,7 +10,7 @@ import pathlib
 
 import pytest
 
-from conftest import NAME, SIPYCO_MISSING, Controller
+from conftest import NAME, SIPYCO_MISSING
 
 pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
 
@@ -27,14 +27,6 @@ def where():
 def alive():
     return controller_driver.ping()
 """
-
-
-@pytest.fixture(scope="module")
-def served():
-    controller = Controller("--simulation")
-    yield controller
-    code, _, stderr = controller.terminate_over_rpc()
-    assert code == 0, stderr
 
 
 def test_code_runs_in_the_controllers_process(served):

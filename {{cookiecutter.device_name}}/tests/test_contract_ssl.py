@@ -4,21 +4,12 @@ example device: they must pass unchanged once the driver is yours."""
 
 import pytest
 
-from conftest import NAME, SIPYCO_MISSING, Controller, run_controller
+from conftest import NAME, SIPYCO_MISSING, run_controller
 
 pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
 from sipyco.pc_rpc import Client
 
 from certificates import client_ssl_config
-
-
-@pytest.fixture(scope="module")
-def served():
-    controller = Controller("--simulation")
-    controller.client().close_rpc()  # it listens
-    yield controller
-    code, _, stderr = controller.terminate_over_rpc()
-    assert code == 0, stderr
 
 
 def test_the_trusted_client_is_served(served):
