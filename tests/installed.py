@@ -58,7 +58,6 @@ class Installed:
     def __init__(self, answers, project, folder):
         self.answers = answers
         self.project = project
-        self.folder = folder
         self.venv = folder / "venv"
         check(run_python("-m", "venv", "--without-pip", str(self.venv)))
         self.python = self.venv / "bin" / "python"

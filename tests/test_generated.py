@@ -4,6 +4,7 @@ console scripts run from there, and its own test suite passes there, the
 device_db entry under a real artiq_master and artiq_ctlmgr included."""
 
 import re
+import runpy
 import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -181,21 +182,6 @@ def test_the_controller_starts_on_a_host_without_ipv6(installations):
         assert "2 passed" in result.stdout, result.stdout
 
 
-def throwaway_certificates(folder):
-    """With the openssl command: the options that make the controller and
-    a client it trusts use SSL, as (controller's, client's)."""
-    for name in ("controller", "client"):
-        subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-             "-subj", f"/CN={name}", "-keyout", str(folder / f"{name}.key"),
-             "-out", str(folder / f"{name}.pem")],
-            check=True, capture_output=True)
-    return ([str(folder / name) for name in
-             ("controller.pem", "controller.key", "client.pem")],
-            [str(folder / name) for name in
-             ("client.pem", "client.key", "controller.pem")])
-
-
 # What each example device answers to sipyco_rpctool: (arguments, output).
 RPCTOOL_CALLS = {
     "console": [(["call", "message", '"from rpctool"'], "")],
@@ -216,8 +202,11 @@ def rpctool_session(installed):
     address = local_extensions.EXAMPLE_ADDRESSES[
         installed.answers["transport"]]
     server_ssl, client_ssl = [], []
-    if installed.answers["ssl"]:
-        server_ssl, client_ssl = throwaway_certificates(installed.folder)
+    if installed.answers["ssl"]:  # the project's own throwaway certificates
+        certificates = runpy.run_path(
+            str(installed.project / "tests" / "certificates.py"))
+        server_ssl = certificates["controller_ssl_arguments"]()[1:]
+        client_ssl = certificates["client_ssl_arguments"]()[1:]
     controller = installed.popen(
         "aqctl_hello", "-d", address, "--simulation",
         "--no-localhost-bind", "--bind", "127.0.0.1", "-p", str(port),

@@ -82,6 +82,14 @@ class Controller:
                     pytest.fail("the controller never listened")
                 time.sleep(0.05)
 
+    def ping(self):
+        """The driver's ping(), through a client of its own."""
+        client = self.client()
+        try:
+            return client.ping()
+        finally:
+            client.close_rpc()
+
     def wait(self):
         """Wait for the controller to exit: (exit code, stdout, stderr)."""
         stdout, stderr = self.process.communicate(timeout=STARTUP_TIMEOUT)

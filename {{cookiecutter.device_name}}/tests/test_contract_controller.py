@@ -47,11 +47,7 @@ def test_simulation_wins_over_a_device_and_serves_the_loopback(
     alone."""
     controller = start_controller("-d", unopenable_device, "--simulation",
                                   bind=())
-    client = controller.client(host="127.0.0.1")
-    try:
-        assert client.ping() is True
-    finally:
-        client.close_rpc()
+    assert controller.ping() is True
     # Loopback only: no other host reaches it unless --bind says so.
     addresses = listening_addresses(controller.port)
     if addresses is not None:
@@ -112,11 +108,7 @@ def test_every_driver_method_is_listed_with_its_docstring(served):
 
 
 def test_the_simulation_answers_ping(served):
-    client = served.client()
-    try:
-        assert client.ping() is True
-    finally:
-        client.close_rpc()
+    assert served.ping() is True
 
 
 def too_many_arguments(method):
@@ -179,18 +171,10 @@ def test_every_way_to_stop_closes_the_device(start_controller, how):
     assert "Traceback" not in stderr
 
 
-def assert_serving(controller):
-    client = controller.client()
-    try:
-        assert client.ping() is True
-    finally:
-        client.close_rpc()
-
-
 def test_garbage_on_the_socket_leaves_the_controller_serving(served):
     with raw_connection(served.port) as connection:
         connection.sendall(b"\x00\xff not sipyco at all\n" * 4)
-    assert_serving(served)
+    assert served.ping() is True
 
 
 def test_a_client_gone_mid_call_leaves_the_controller_serving(served):
@@ -203,7 +187,7 @@ def test_a_client_gone_mid_call_leaves_the_controller_serving(served):
         replies.readline()  # the methods
         connection.sendall(pyon.encode(call).encode() + b"\n")
     # Gone before the reply.
-    assert_serving(served)
+    assert served.ping() is True
 
 
 def test_eight_clients_at_once_each_get_every_reply(served):
