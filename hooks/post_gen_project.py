@@ -18,7 +18,7 @@ import time
 ANSWERS = json.loads(r'''{{ cookiecutter | tojson }}''')
 NAME = ANSWERS["device_name"]
 
-# The registry of options in local_extensions.py: the files each adds.
+# The registry of options in ndsp_extensions.py: the files each adds.
 OPTIONS = json.loads(r'''{{ options | tojson }}''')
 SMOKE_TIMEOUT = 15.0  # seconds; generous for a busy machine
 # What the smoke test runs through the remote execution target.

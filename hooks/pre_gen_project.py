@@ -16,7 +16,7 @@ import sysconfig
 ANSWERS = json.loads(r'''{{ cookiecutter | tojson }}''')
 ARTIQ_ASSIGNED_PORTS = frozenset(json.loads(
     r'''{{ artiq_assigned_ports | tojson }}'''))
-# The registry of options in local_extensions.py: the values each takes.
+# The registry of options in ndsp_extensions.py: the values each takes.
 # On the command line cookiecutter itself refuses an unknown choice or a
 # yes/no it cannot read; answers from a replay file or cruft's .cruft.json
 # reach this hook unchecked.

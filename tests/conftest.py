@@ -21,9 +21,9 @@ NEEDS_SIPYCO = pytest.mark.skipif(
     not HAS_SIPYCO, reason="sipyco is not installed: this test runs the "
     "generated controller over the real sipyco RPC")
 
-# local_extensions is imported by cookiecutter from the template folder.
+# ndsp_extensions is imported by cookiecutter from the template folder.
 sys.path.insert(0, str(TEMPLATE))
-import local_extensions  # noqa: E402
+import ndsp_extensions  # noqa: E402
 
 
 def write_cookiecutter_config(folder):
@@ -48,7 +48,7 @@ def keep_out_of_home(tmp_path_factory):
 
 # The options whose answers change the generated code, from the registry.
 CODE_OPTIONS = {key: option for key, option in
-                local_extensions.OPTIONS.items() if option.get("shapes_code")}
+                ndsp_extensions.OPTIONS.items() if option.get("shapes_code")}
 
 
 def combination_id(answers):
@@ -68,7 +68,7 @@ def allowed(answers):
     """Whether no conflict of the registry forbids these answers."""
     return not any(all(answers.get(key) == value
                        for key, value in together.items())
-                   for together, _ in local_extensions.CONFLICTS)
+                   for together, _ in ndsp_extensions.CONFLICTS)
 
 
 def product(options):

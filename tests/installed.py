@@ -11,6 +11,7 @@ import shutil
 import site
 import socket
 import subprocess
+import tarfile
 import time
 
 from conftest import HAS_SIPYCO, run_python
@@ -49,7 +50,9 @@ def needed(answers):
 
 
 class Installed:
-    """A generated project, installed in a virtual environment of its own.
+    """A generated project, built into an sdist and a wheel as it would be
+    published, the wheel installed in a virtual environment of its own,
+    and the sdist unpacked: its tests run from there, as from a download.
 
     The environment sees the packages this test run sees (sipyco if any,
     pytest), as one made with --system-site-packages sees the system's.
@@ -57,7 +60,12 @@ class Installed:
 
     def __init__(self, answers, project, folder):
         self.answers = answers
-        self.project = project
+        self.sdist, self.wheel = build(project, folder / "dist")
+        self.twine = run_python("-m", "twine", "check", "--strict",
+                                str(self.sdist), str(self.wheel))
+        with tarfile.open(self.sdist) as archive:
+            archive.extractall(folder / "unpacked", filter="data")
+        self.project = folder / "unpacked" / "hello-0.1.0"
         self.venv = folder / "venv"
         check(run_python("-m", "venv", "--without-pip", str(self.venv)))
         self.python = self.venv / "bin" / "python"
@@ -65,13 +73,11 @@ class Installed:
         (site_packages / "test-run.pth").write_text(
             "\n".join(site.getsitepackages()) + "\n")
         # With sipyco at hand, pip checks the dependencies as for a user.
-        # The wheel is built with this test run's setuptools (>= 77, in
-        # requirements-test.txt): no download.
-        wanted = ([f"{project}[test]"] if HAS_SIPYCO
-                  else ["--no-deps", str(project)])
+        wanted = ([f"{self.wheel}[test]"] if HAS_SIPYCO
+                  else ["--no-deps", str(self.wheel)])
         check(run_python("-m", "pip", "--python", str(self.python),
-                         "install", "-q", "--no-index", "--no-build-isolation",
-                         *wanted, timeout=300))
+                         "install", "-q", "--no-index", *wanted,
+                         timeout=300))
         self.dist_info = site_packages / "hello-0.1.0.dist-info"
 
     def environment(self):
@@ -108,6 +114,16 @@ class Installed:
         if self.answers["include_client"]:
             names.append("aqcli_hello")
         return names
+
+
+def build(project, folder):
+    """``python -m build``: the sdist, then the wheel built from it. With
+    this test run's setuptools (>= 77, requirements-test.txt): no
+    download."""
+    check(run_python("-m", "build", "--no-isolation", "--outdir",
+                     str(folder), str(project), timeout=300))
+    [sdist], [wheel] = folder.glob("*.tar.gz"), folder.glob("*.whl")
+    return sdist, wheel
 
 
 def check(result):

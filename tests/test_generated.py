@@ -16,13 +16,18 @@ from installed import (HAS_ARTIQ, needed,
                        assert_passed_or_skipped_for_a_reason,
                        controller_answers, free_port, install_and_test,
                        wait_for)
-import local_extensions
+import ndsp_extensions
 
+# The covering set, each licence on some of its rows: every licence is
+# built and checked as published.
+LICENSES = ndsp_extensions.OPTIONS["license"]["values"]
+ROWS = [dict(answers, license=LICENSES[number % len(LICENSES)])
+        for number, answers in enumerate(COVERING)]
 # sipyco_rpctool, run on the first row of each transport: every example
 # device, both driver_apis, SSL and remote execution among them.
 RPCTOOL_ROWS = [
-    next(answers for answers in COVERING if answers["transport"] == transport)
-    for transport in local_extensions.OPTIONS["transport"]["values"]]
+    next(answers for answers in ROWS if answers["transport"] == transport)
+    for transport in ndsp_extensions.OPTIONS["transport"]["values"]]
 # An /etc/hosts where localhost resolves to ::1 first, as on many desktops.
 LOCALHOST_IPV6_FIRST = "::1 localhost\n127.0.0.1 localhost\n"
 
@@ -35,7 +40,7 @@ def installations(render, tmp_path_factory):
     cores."""
     # Rendered here, one at a time: cookiecutter changes the working folder.
     projects = {combination_id(answers): (answers, render(**answers))
-                for answers in COVERING}
+                for answers in ROWS}
 
     def install(key):
         answers, project = projects[key]
@@ -50,9 +55,15 @@ def installations(render, tmp_path_factory):
         return dict(pool.map(install, projects))
 
 
-@pytest.fixture(params=COVERING, ids=combination_id)
+@pytest.fixture(params=ROWS, ids=combination_id)
 def installed(request, installations):
     return installations[combination_id(request.param)]
+
+
+def test_sdist_and_wheel_pass_twine_check_strict(installed):
+    assert installed.twine.returncode == 0, \
+        installed.twine.stdout + installed.twine.stderr
+    assert installed.twine.stdout.count("PASSED") == 2
 
 
 def test_wheel_holds_the_package_scripts_and_metadata(installed):
@@ -67,12 +78,30 @@ def test_wheel_holds_the_package_scripts_and_metadata(installed):
         installed.answers["include_client"]
     assert not [name for name in names if name.startswith("tests/")]
     assert "Requires-Dist: sipyco\n" in metadata
-    for library in local_extensions.transport_libraries(
+    for library in ndsp_extensions.transport_libraries(
             installed.answers["transport"], installed.answers["driver_api"]):
         assert f"Requires-Dist: {library}\n" in metadata
-    assert "License-Expression: LGPL-3.0-or-later\n" in metadata
+    assert f"License-Expression: {installed.answers['license']}\n" in \
+        metadata
     for script in installed.scripts():
         assert f"{script} = hello.{script}:main" in entry_points
+
+
+def test_sdist_holds_what_its_tests_and_users_need(installed, render):
+    """Every file of the generated project but the CI and git settings:
+    the unpacked sdist is where the project's suite runs."""
+    project = render(**installed.answers)
+    generated = {path.relative_to(project).as_posix()
+                 for path in project.rglob("*") if path.is_file()
+                 and not {"__pycache__", ".pytest_cache", "build"}
+                 & set(path.relative_to(project).parts)
+                 and ".egg-info" not in path.as_posix()}
+    unpacked = {path.relative_to(installed.project).as_posix()
+                for path in installed.project.rglob("*") if path.is_file()}
+    left_out = {".gitignore", ".gitattributes", ".pre-commit-config.yaml",
+                ".github/workflows/ci.yml"}
+    assert generated - unpacked == left_out
+    assert {"tests/conftest.py", "device_db.py", "PKG-INFO"} <= unpacked
 
 
 @pytest.mark.skipif(not HAS_SIPYCO, reason="sipyco is not installed: the "
@@ -131,7 +160,7 @@ def test_the_entry_starts_where_localhost_is_ipv6_first(installations,
     """The project's artiq_ctlmgr test, where localhost resolves to ::1
     first: /etc/hosts is replaced in a private mount namespace only. The
     entry's host is the same for every combination: one is enough."""
-    installed = installations[combination_id(COVERING[0])]
+    installed = installations[combination_id(ROWS[0])]
     hosts = tmp_path / "hosts"
     hosts.write_text(LOCALHOST_IPV6_FIRST)
     script = ('mount --bind "$1" /etc/hosts && exec "$2" -m pytest '
@@ -173,7 +202,7 @@ def test_the_controller_starts_on_a_host_without_ipv6(installations):
     execution change the controller's serving: one project with each. A
     network of its own: ARTIQ's ports there are this test's alone."""
     for option in ("ssl", "remote_exec"):
-        answers = next(answers for answers in COVERING if answers[option])
+        answers = next(answers for answers in ROWS if answers[option])
         installed = installations[combination_id(answers)]
         result = installed.run("unshare", "-rn", "sh", "-c", WITHOUT_IPV6,
                                "sh", str(installed.python),
@@ -199,7 +228,7 @@ def rpctool_session(installed):
     --simulation appended (-d is given, and the simulation wins), called
     with sipyco_rpctool, then terminated: every output, and its own."""
     port = free_port()
-    address = local_extensions.EXAMPLE_ADDRESSES[
+    address = ndsp_extensions.EXAMPLE_ADDRESSES[
         installed.answers["transport"]]
     server_ssl, client_ssl = [], []
     if installed.answers["ssl"]:  # the project's own throwaway certificates

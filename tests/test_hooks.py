@@ -22,7 +22,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 from conftest import (HAS_SIPYCO, NEEDS_SIPYCO, TEMPLATE, answers_for,
                       generate, render_hook, run_cookiecutter, run_python)
-import local_extensions
+import ndsp_extensions
 
 # (answer, bad value, what the hook must say about it)
 REJECTIONS = [
@@ -103,7 +103,7 @@ def test_pre_gen_hook_rejects(tmp_path, key, value, message):
     answers = answers_for()
     answers[key] = value
     # What cookiecutter derives from the name, as it would.
-    answers["__driver_class"] = local_extensions.class_name(
+    answers["__driver_class"] = ndsp_extensions.class_name(
         answers["device_name"])
     result = run_pre_gen_hook(tmp_path, answers)
     assert result.returncode == 1
@@ -353,8 +353,8 @@ def test_free_text_is_refused_or_renders_exactly(pre_gen_rules, text):
     if pre_gen_rules.text_problems(text, pre_gen_rules.MAX_TITLE_LENGTH):
         return
     assert text.strip() and "\n" not in text
-    assert ast.literal_eval(local_extensions.py_string(text)) == text
-    toml = f"title = {local_extensions.toml_string(text)}\n"
+    assert ast.literal_eval(ndsp_extensions.py_string(text)) == text
+    toml = f"title = {ndsp_extensions.toml_string(text)}\n"
     assert tomllib.loads(toml)["title"] == text
 
 
@@ -365,14 +365,14 @@ def test_free_text_is_refused_or_renders_exactly(pre_gen_rules, text):
 def test_a_name_is_refused_or_names_everything(pre_gen_rules, name):
     """Any name: refused with a reason, or a package, a class, a folder."""
     answers = dict(answers_for(), device_name=name,
-                   __driver_class=local_extensions.class_name(name))
+                   __driver_class=ndsp_extensions.class_name(name))
     if [key for key, _ in pre_gen_rules.problems(answers)
             if key == "device_name"]:
         return
     assert name.isidentifier() and name == name.lower()
-    assert local_extensions.project_folder(name) == name
-    assert local_extensions.class_name(name).isidentifier()
-    assert not keyword.iskeyword(local_extensions.class_name(name))
+    assert ndsp_extensions.project_folder(name) == name
+    assert ndsp_extensions.class_name(name).isidentifier()
+    assert not keyword.iskeyword(ndsp_extensions.class_name(name))
 
 
 def test_standard_library_names_are_refused_without_stdlib_module_names(
@@ -403,11 +403,11 @@ def test_booleans_on_the_command_line(tmp_path, answer, kept):
 ])
 def test_cookiecutter_version_check(version, accepted):
     if accepted:
-        local_extensions.check_cookiecutter(version)
+        ndsp_extensions.check_cookiecutter(version)
         return
     with pytest.raises(ImportError, match=(
             rf"needs cookiecutter 2\.7 or newer, this is {version}: ")):
-        local_extensions.check_cookiecutter(version)
+        ndsp_extensions.check_cookiecutter(version)
 
 
 def test_an_older_cookiecutter_stops_in_one_line(tmp_path):

@@ -18,9 +18,9 @@ except ModuleNotFoundError:  # Python 3.10
 from conftest import (CODE_OPTIONS, CODE_VALUES, COMBINATIONS, COVERING,
                       QUESTIONS, TEMPLATE, answers_for, combination_id,
                       generate, run_python)
-import local_extensions
+import ndsp_extensions
 
-OPTIONS = local_extensions.OPTIONS
+OPTIONS = ndsp_extensions.OPTIONS
 
 UNRENDERED = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}|cookiecutter\.")
 HOSTILE_TEXT = [
@@ -123,7 +123,7 @@ def test_the_transport_is_its_plain_fragment(render, answers):
     assert (project / "hello" / "transport.py").read_text() == \
         fragment.read_text()
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
-    libraries = local_extensions.transport_libraries(
+    libraries = ndsp_extensions.transport_libraries(
         answers["transport"], answers["driver_api"])
     assert pyproject["project"]["dependencies"] == ["sipyco", *libraries]
 
@@ -212,14 +212,14 @@ def test_the_covering_set_meets_every_pair_that_may_meet():
 
 
 def test_conflicting_answers_are_left_out():
-    for together, _ in local_extensions.CONFLICTS:
+    for together, _ in ndsp_extensions.CONFLICTS:
         assert not [c for c in COMBINATIONS
                     if all(c[key] == value for key, value in together.items())]
     assert len(COMBINATIONS) == 4 * 2 * 2 * 2 * 3
 
 
 def test_every_transport_has_an_example_address():
-    assert list(local_extensions.EXAMPLE_ADDRESSES) == \
+    assert list(ndsp_extensions.EXAMPLE_ADDRESSES) == \
         OPTIONS["transport"]["values"]
 
 
@@ -268,18 +268,18 @@ def test_longest_name_stays_flake8_clean(tmp_path, transport):
 
 def test_default_port_is_derived_from_the_name(render):
     project = render()
-    port = local_extensions.derived_port("hello")
+    port = ndsp_extensions.derived_port("hello")
     assert f"DEFAULT_PORT = {port}\n" in \
         (project / "hello" / "aqctl_hello.py").read_text()
     device_db = runpy.run_path(str(project / "device_db.py"))["device_db"]
     assert device_db["hello"]["port"] == port
-    assert local_extensions.derived_port("wavemeter") != port
+    assert ndsp_extensions.derived_port("wavemeter") != port
 
 
 def test_derived_ports_avoid_artiq_and_privileged_ports():
-    ports = {local_extensions.derived_port(f"device{i}") for i in range(500)}
+    ports = {ndsp_extensions.derived_port(f"device{i}") for i in range(500)}
     assert len(ports) > 480  # spread out: about 6 birthday collisions
-    assert not ports & set(local_extensions.ARTIQ_ASSIGNED_PORTS)
+    assert not ports & set(ndsp_extensions.ARTIQ_ASSIGNED_PORTS)
     assert min(ports) >= 1024 and max(ports) <= 65535
 
 
@@ -287,8 +287,8 @@ def test_derived_ports_avoid_artiq_and_privileged_ports():
     'plain', 'with "quotes"', "it's", "back\\slash", "Ångström 🌈", "\t\x01",
 ])
 def test_string_filters_round_trip(text):
-    assert ast.literal_eval(local_extensions.py_string(text)) == text
-    assert tomllib.loads("x = " + local_extensions.toml_string(text))["x"] \
+    assert ast.literal_eval(ndsp_extensions.py_string(text)) == text
+    assert tomllib.loads("x = " + ndsp_extensions.toml_string(text))["x"] \
         == text
 
 

@@ -154,8 +154,9 @@ STOP_TIMEOUT = 2.0
 @pytest.mark.parametrize("how", ["terminate", "SIGTERM", "SIGINT", "SIGHUP"])
 def test_every_way_to_stop_closes_the_device(start_controller, how):
     """Exit code 0 within 2 s, and -v says that the device was closed."""
-    if how != "terminate" and not hasattr(signal, how):
-        pytest.skip(f"{how} does not exist on this platform")
+    if how != "terminate" and sys.platform == "win32":
+        pytest.skip(f"Windows has no POSIX signals: {how} would kill the "
+                    "controller outright (TerminateProcess)")
     controller = start_controller("--simulation", "-v")
     client = controller.client()
     try:

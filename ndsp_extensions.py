@@ -10,32 +10,29 @@ and the tests.
 """
 
 import importlib.metadata
-import re
+import importlib.util
+import pathlib
+import string
+import sys
 import zlib
 
 from jinja2.ext import Extension
 
-# Older cookiecutters keep command-line booleans ("include_client=yes") as
-# strings. cookiecutter 2.7.0 still reports __version__ 2.6.0, so ask its
-# metadata. ImportError is what cookiecutter turns into one clear line.
-MIN_COOKIECUTTER = (2, 7)
-
-
-def version_tuple(version):
-    """``"2.7.1"`` -> ``(2, 7, 1)``; a pre-release suffix is dropped."""
-    return tuple(int(part) for part in
-                 re.findall(r"\d+", version.split("+")[0])[:3])
-
 
 def check_cookiecutter(version):
-    if version_tuple(version) < MIN_COOKIECUTTER:
-        wanted = ".".join(map(str, MIN_COOKIECUTTER))
-        raise ImportError(
-            f"ndsp-template needs cookiecutter {wanted} or newer, this is "
-            f"{version}: run python3 -m pip install 'cookiecutter>={wanted}' "
-            "(in a virtual environment), or pipx run / uvx cookiecutter")
+    """Raise ImportError, which cookiecutter turns into one clear line, on
+    a cookiecutter too old to run hooks/pre_prompt.py (before 2.4)."""
+    problem = PRE_PROMPT.too_old(version)
+    if problem:
+        raise ImportError(problem)
 
 
+# hooks/pre_prompt.py holds the minimum version: loaded here, not copied.
+_spec = importlib.util.spec_from_file_location(
+    "ndsp_pre_prompt", pathlib.Path(__file__).parent / "hooks" /
+    "pre_prompt.py")
+PRE_PROMPT = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(PRE_PROMPT)
 check_cookiecutter(importlib.metadata.version("cookiecutter"))
 
 # Ports ARTIQ assigns to its own services; 3249 is artiq_ctlmgr's control port.
@@ -142,6 +139,8 @@ DERIVED_PORT_RANGE = range(10000, 30000)
 
 _TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t",
                  "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+_NIX_ESCAPES = str.maketrans({'"': '\\"', "\\": "\\\\", "\n": "\\n",
+                              "\r": "\\r", "\t": "\\t"})
 
 
 def derived_port(device_name):
@@ -209,6 +208,19 @@ def toml_string(text):
     return '"' + "".join(escaped) + '"'
 
 
+def nix_string(text):
+    """A Nix string holding ``text`` exactly: no ``${`` is interpolated."""
+    escaped = str(text).translate(_NIX_ESCAPES).replace("${", "\\${")
+    return '"' + escaped + '"'
+
+
+def rst_escape(text):
+    """``text`` as reStructuredText shows it: every ASCII punctuation mark
+    backslash-escaped, so that none starts markup."""
+    return "".join("\\" + char if char in string.punctuation else char
+                   for char in str(text))
+
+
 def toml_array(items):
     """A TOML array of strings, on one line."""
     return "[" + ", ".join(toml_string(item) for item in items) + "]"
@@ -224,26 +236,58 @@ def py_string(text):
     return literal
 
 
+def register(environment):
+    """Give ``environment`` the filters and globals above. Every version of
+    this module keeps this entry point: an older one calls it on a newer
+    one (see current_version)."""
+    environment.filters.update(
+        derived_port=derived_port,
+        project_folder=project_folder,
+        class_name=class_name,
+        title_from_name=title_from_name,
+        transport_libraries=transport_libraries,
+        toml_string=toml_string,
+        toml_array=toml_array,
+        py_string=py_string,
+        nix_string=nix_string,
+        rst_escape=rst_escape,
+    )
+    environment.globals.update(
+        artiq_assigned_ports=ARTIQ_ASSIGNED_PORTS,
+        options=OPTIONS,
+        conflicts=CONFLICTS,
+        example_addresses=EXAMPLE_ADDRESSES,
+        transport_modules=TRANSPORT_MODULES,
+        test_libraries=TEST_LIBRARIES,
+    )
+
+
+_LOADED_SOURCE = pathlib.Path(__file__).read_bytes()
+
+
+def current_version():
+    """This module as its file reads now.
+
+    cruft update renders the project's template version and then the
+    newest from one folder, in one process: Python's import cache would
+    hand the newer template this older module (cruft issue #253). So a
+    changed file is loaded afresh, and replaces this module. (Template
+    versions before this function named the module local_extensions: the
+    new name keeps them from lending theirs.)
+    """
+    path = pathlib.Path(__file__)
+    if path.read_bytes() == _LOADED_SOURCE:
+        return sys.modules[__name__]
+    spec = importlib.util.spec_from_file_location(__name__, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sys.modules[__name__] = module
+    return module
+
+
 class NdspExtension(Extension):
-    """Registers the filters and globals above."""
+    """Registers the filters and globals above, of the current version."""
 
     def __init__(self, environment):
         super().__init__(environment)
-        environment.filters.update(
-            derived_port=derived_port,
-            project_folder=project_folder,
-            class_name=class_name,
-            title_from_name=title_from_name,
-            transport_libraries=transport_libraries,
-            toml_string=toml_string,
-            toml_array=toml_array,
-            py_string=py_string,
-        )
-        environment.globals.update(
-            artiq_assigned_ports=ARTIQ_ASSIGNED_PORTS,
-            options=OPTIONS,
-            conflicts=CONFLICTS,
-            example_addresses=EXAMPLE_ADDRESSES,
-            transport_modules=TRANSPORT_MODULES,
-            test_libraries=TEST_LIBRARIES,
-        )
+        current_version().register(environment)
