@@ -5,6 +5,7 @@ import itertools
 import json
 import pathlib
 import random
+import shutil
 import subprocess
 import sys
 
@@ -44,6 +45,44 @@ def keep_out_of_home(tmp_path_factory):
                      str(write_cookiecutter_config(folder)))
         patch.setenv("PIP_CACHE_DIR", str(folder / "pip-cache"))
         yield folder
+
+
+def copy_template_files(destination):
+    """Copy the template's files as git sees them (tracked, or new and not
+    ignored) to ``destination``: no .git, virtual environment, caches or
+    generated hello/, as in a fresh clone of the working tree."""
+    listing = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others",
+         "--exclude-standard"], cwd=TEMPLATE, capture_output=True, text=True)
+    if listing.returncode != 0:  # not a git checkout
+        shutil.copytree(TEMPLATE, destination, ignore=shutil.ignore_patterns(
+            ".git", ".venv", "__pycache__", ".pytest_cache", ".hypothesis"))
+        return destination
+    for name in filter(None, listing.stdout.split("\0")):
+        if (TEMPLATE / name).is_file():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(TEMPLATE / name, destination / name)
+    return destination
+
+
+_generated_from = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def template_files(tmp_path_factory):
+    """The template the tests generate from: its files as a clone has
+    them. cookiecutter copies the whole template folder at every
+    generation (for the pre_prompt hook); a developer's .venv there
+    would be copied each time."""
+    folder = tmp_path_factory.mktemp("template") / TEMPLATE.name
+    _generated_from.append(copy_template_files(folder))
+    yield folder
+    _generated_from.clear()
+
+
+def template_folder():
+    """What cookiecutter generates from in these tests (template_files)."""
+    return _generated_from[0] if _generated_from else TEMPLATE
 
 
 # The options whose answers change the generated code, from the registry.
@@ -125,8 +164,22 @@ def generate(output_dir, **answers):
     """Generate an NDSP through cookiecutter itself; return its folder."""
     answers.setdefault("run_checks", False)
     return pathlib.Path(cookiecutter(
-        str(TEMPLATE), no_input=True, extra_context=answers,
+        str(template_folder()), no_input=True, extra_context=answers,
         output_dir=str(output_dir)))
+
+
+def render_without_hooks(output, answers):
+    """What cookiecutter writes for ``answers``, less the files that the
+    post-generation hook removes (by the registry, as it does); the hooks
+    themselves have their own tests."""
+    project = pathlib.Path(cookiecutter(
+        str(TEMPLATE), no_input=True, output_dir=str(output),
+        extra_context=dict(answers, run_checks=False), accept_hooks=False))
+    for key, option in ndsp_extensions.OPTIONS.items():
+        for path, kept_for in option.get("adds", {}).items():
+            if answers.get(key, option["values"][0]) not in kept_for:
+                (project / path.format(name="hello")).unlink()
+    return project
 
 
 def answers_for(**overrides):
@@ -152,10 +205,11 @@ def run_python(*arguments, cwd=None, timeout=120):
                           capture_output=True, text=True, timeout=timeout)
 
 
-def run_cookiecutter(output_dir, *answers, template=TEMPLATE):
+def run_cookiecutter(output_dir, *answers, template=None):
     """The command line a newcomer runs, with ``key=value`` answers."""
     return run_python("-m", "cookiecutter", "--no-input", "-o",
-                      str(output_dir), str(template), *answers)
+                      str(output_dir), str(template or template_folder()),
+                      *answers)
 
 
 @pytest.fixture(scope="session")

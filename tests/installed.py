@@ -61,8 +61,6 @@ class Installed:
     def __init__(self, answers, project, folder):
         self.answers = answers
         self.sdist, self.wheel = build(project, folder / "dist")
-        self.twine = run_python("-m", "twine", "check", "--strict",
-                                str(self.sdist), str(self.wheel))
         with tarfile.open(self.sdist) as archive:
             archive.extractall(folder / "unpacked", filter="data")
         self.project = folder / "unpacked" / "hello-0.1.0"
@@ -143,14 +141,17 @@ def artiq_ports(tmp_path_factory):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def install_and_test(answers, project, folder, tmp_path_factory):
-    """``project`` installed; its own suite run, then its artiq_ctlmgr
-    test alone."""
+def install_and_test(answers, project, folder, tmp_path_factory,
+                     ctlmgr=True):
+    """``project`` installed; its own suite run, then (with ``ctlmgr``) its
+    artiq_ctlmgr test alone."""
     installed = Installed(answers, project, folder)
     installed.suite = installed.pytest(
         "--ignore", "tests/test_contract_ctlmgr.py")
-    with artiq_ports(tmp_path_factory):
-        installed.ctlmgr = installed.pytest("tests/test_contract_ctlmgr.py")
+    if ctlmgr:
+        with artiq_ports(tmp_path_factory):
+            installed.ctlmgr = installed.pytest(
+                "tests/test_contract_ctlmgr.py")
     return installed
 
 

@@ -3,10 +3,12 @@ wheel and installed in a virtual environment as its user installs it; its
 console scripts run from there, and its own test suite passes there, the
 device_db entry under a real artiq_master and artiq_ctlmgr included."""
 
+import os
 import re
 import runpy
 import shutil
 import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -23,11 +25,23 @@ import ndsp_extensions
 LICENSES = ndsp_extensions.OPTIONS["license"]["values"]
 ROWS = [dict(answers, license=LICENSES[number % len(LICENSES)])
         for number, answers in enumerate(COVERING)]
+
+
+def first_rows(*keys):
+    """The first row for each value that ``keys`` take together."""
+    firsts = {}
+    for answers in ROWS:
+        firsts.setdefault(tuple(answers[key] for key in keys), answers)
+    return list(firsts.values())
+
+
 # sipyco_rpctool, run on the first row of each transport: every example
 # device, both driver_apis, SSL and remote execution among them.
-RPCTOOL_ROWS = [
-    next(answers for answers in ROWS if answers["transport"] == transport)
-    for transport in ndsp_extensions.OPTIONS["transport"]["values"]]
+RPCTOOL_ROWS = first_rows("transport")
+# The artiq_ctlmgr test, on the first row of each device_db that the
+# options write: the entry changes with SSL, remote execution and the
+# mediator, not with the transport, the driver_api or the client.
+CTLMGR_ROWS = first_rows("ssl", "remote_exec", "include_mediator")
 # An /etc/hosts where localhost resolves to ::1 first, as on many desktops.
 LOCALHOST_IPV6_FIRST = "::1 localhost\n127.0.0.1 localhost\n"
 
@@ -46,13 +60,25 @@ def installations(render, tmp_path_factory):
         answers, project = projects[key]
         installed = install_and_test(answers, project,
                                      tmp_path_factory.mktemp(key),
-                                     tmp_path_factory)
+                                     tmp_path_factory,
+                                     ctlmgr=answers in CTLMGR_ROWS)
         if HAS_SIPYCO and answers in RPCTOOL_ROWS:
             installed.session = rpctool_session(installed)
         return key, installed
 
     with ThreadPoolExecutor(2) as pool:
-        return dict(pool.map(install, projects))
+        installations = dict(pool.map(install, projects))
+    # twine once for all: it takes a second to start. Wide, so that each
+    # file's verdict is one line.
+    twine = subprocess.run(
+        [sys.executable, "-m", "twine", "check", "--strict", *(
+            str(path) for installed in installations.values()
+            for path in (installed.sdist, installed.wheel))],
+        capture_output=True, text=True,
+        env=dict(os.environ, COLUMNS="1000"))
+    for installed in installations.values():
+        installed.twine = twine
+    return installations
 
 
 @pytest.fixture(params=ROWS, ids=combination_id)
@@ -61,9 +87,11 @@ def installed(request, installations):
 
 
 def test_sdist_and_wheel_pass_twine_check_strict(installed):
-    assert installed.twine.returncode == 0, \
-        installed.twine.stdout + installed.twine.stderr
-    assert installed.twine.stdout.count("PASSED") == 2
+    output = re.sub(r"\x1b\[[\d;]*m", "",  # twine's colours
+                    installed.twine.stdout + installed.twine.stderr)
+    assert installed.twine.returncode == 0, output
+    for path in (installed.sdist, installed.wheel):
+        assert f"Checking {path}: PASSED\n" in output, output
 
 
 def test_wheel_holds_the_package_scripts_and_metadata(installed):
@@ -121,9 +149,11 @@ def test_generated_test_suite_passes(installed):
                                           *needed(installed.answers))
 
 
-def test_artiq_ctlmgr_runs_the_entry(installed):
+@pytest.mark.parametrize("answers", CTLMGR_ROWS, ids=combination_id)
+def test_artiq_ctlmgr_runs_the_entry(installations, answers):
     """The project's own test: its device_db entry under a real
     artiq_master and artiq_ctlmgr."""
+    installed = installations[combination_id(answers)]
     result = installed.ctlmgr
     if not (HAS_SIPYCO and HAS_ARTIQ):
         assert result.returncode == 5, result.stdout + result.stderr

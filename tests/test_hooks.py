@@ -21,7 +21,8 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from conftest import (HAS_SIPYCO, NEEDS_SIPYCO, TEMPLATE, answers_for,
-                      generate, render_hook, run_cookiecutter, run_python)
+                      generate, render_hook, run_cookiecutter, run_python,
+                      template_folder)
 import ndsp_extensions
 
 # (answer, bad value, what the hook must say about it)
@@ -193,7 +194,7 @@ def test_the_smoke_test_covers_the_chosen_options(tmp_path, answer, said):
 def without_repository_files(folder, names):
     """What copytree leaves out: this suite, git's and caches."""
     left_out = {"__pycache__", ".pytest_cache", ".git", ".venv"}
-    if pathlib.Path(folder) == TEMPLATE:
+    if pathlib.Path(folder) == template_folder():
         left_out.add("tests")
     return left_out & set(names)
 
@@ -201,7 +202,8 @@ def without_repository_files(folder, names):
 def template_copy(tmp_path, path, old, new):
     """A copy of the template with one file broken on purpose."""
     copy = tmp_path / "template"
-    shutil.copytree(TEMPLATE, copy, ignore=without_repository_files)
+    shutil.copytree(template_folder(), copy,
+                    ignore=without_repository_files)
     broken = copy / path
     source = broken.read_text()
     assert old in source
@@ -410,24 +412,39 @@ def test_cookiecutter_version_check(version, accepted):
         ndsp_extensions.check_cookiecutter(version)
 
 
-def test_an_older_cookiecutter_stops_in_one_line(tmp_path):
-    """As under cookiecutter 2.6.0: its metadata comes first on the path."""
-    metadata = tmp_path / "cookiecutter-2.6.0.dist-info" / "METADATA"
-    metadata.parent.mkdir()
-    metadata.write_text("Metadata-Version: 2.1\nName: cookiecutter\n"
-                        "Version: 2.6.0\n")
+TOO_OLD = ("ndsp-template needs cookiecutter 2.7 or newer, this is {}: run "
+           "python3 -m pip install 'cookiecutter>=2.7' (in a virtual "
+           "environment), or pipx run / uvx cookiecutter")
+
+
+@pytest.mark.parametrize("version, said", [
+    # The pre_prompt hook stops it, before any question.
+    ("2.6.0", {"stderr": TOO_OLD.format("2.6.0"),
+               "stdout": "Pre-Prompt Hook script failed"}),
+    # Older than pre_prompt hooks: the template's extension stops it.
+    ("2.3.1", {"stderr": "",
+               "stdout": "Unable to load extension: " + TOO_OLD.format(
+                   "2.3.1")}),
+])
+def test_an_older_cookiecutter_stops_in_one_line(tmp_path, version, said):
+    """A real older release (from the package registry), first on the
+    path; its dependencies are this run's."""
+    release = tmp_path / f"cookiecutter-{version}"
+    installed = run_python("-m", "pip", "install", "-q", "--no-deps",
+                           "--target", str(release),
+                           f"cookiecutter=={version}", timeout=300)
+    if installed.returncode != 0:
+        pytest.skip(f"cookiecutter {version} could not be installed from "
+                    f"the package registry: {installed.stderr[-200:]}")
     output = tmp_path / "out"
     result = subprocess.run(
         [sys.executable, "-m", "cookiecutter", "--no-input", "-o",
-         str(output), str(TEMPLATE), "include_client=yes"],
-        env=dict(os.environ, PYTHONPATH=str(tmp_path)),
+         str(output), str(template_folder()), "include_client=yes"],
+        env=dict(os.environ, PYTHONPATH=str(release)),
         capture_output=True, text=True)
     assert result.returncode == 1
-    assert result.stdout.splitlines() == [
-        "Unable to load extension: ndsp-template needs cookiecutter 2.7 or "
-        "newer, this is 2.6.0: run python3 -m pip install "
-        "'cookiecutter>=2.7' (in a virtual environment), or pipx run / uvx "
-        "cookiecutter"]
+    assert {"stdout": result.stdout.strip(),
+            "stderr": result.stderr.strip()} == said
     assert not output.exists()
 
 
@@ -457,7 +474,7 @@ def test_generation_writes_nothing_in_home(tmp_path, keep_out_of_home):
     home.mkdir()
     result = subprocess.run(
         [sys.executable, "-m", "cookiecutter", "--no-input", "-o",
-         str(tmp_path / "out"), str(TEMPLATE), "run_checks=no"],
+         str(tmp_path / "out"), str(template_folder()), "run_checks=no"],
         env=dict(os.environ, HOME=str(home)), capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert list(home.iterdir()) == []
@@ -477,7 +494,8 @@ def test_a_replayed_answer_gets_the_same_checks(tmp_path, keep_out_of_home):
     replay_file.write_text(json.dumps(replay))
     output = tmp_path / "out"
     result = run_python("-m", "cookiecutter", "--replay-file",
-                        str(replay_file), "-o", str(output), str(TEMPLATE))
+                        str(replay_file), "-o", str(output),
+                        str(template_folder()))
     assert result.returncode != 0
     assert "2 answer(s) cannot be used" in result.stderr
     assert "license = 'WTFPL': must be one of:" in result.stderr

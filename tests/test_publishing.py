@@ -1,0 +1,369 @@
+"""What a generated project publishes with, and how it stays up to date:
+its nix flake, both CI workflows, pre-commit and git settings, its Sphinx
+docs, and cruft updates from an older commit of this template."""
+
+import ast
+import json
+import pathlib
+import re
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+
+import pytest
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+from conftest import (COVERING, HAS_SIPYCO, TEMPLATE, combination_id,
+                      render_without_hooks)
+import ndsp_extensions
+
+NIX_INSTANTIATE = shutil.which("nix-instantiate")
+NEEDS_NIX = pytest.mark.skipif(
+    not NIX_INSTANTIATE, reason="nix-instantiate is not installed (Debian: "
+    "apt install nix-bin): it parses and evaluates the generated flake")
+# Evaluates a flake's outputs with its artiq input stood in for: the
+# nixpkgs names it is given, and nothing else.
+FLAKE_STUB = pathlib.Path(__file__).with_name("flake_stub.nix")
+GENERATED_WORKFLOW = ".github/workflows/ci.yml"
+SUPPORTED_PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+# A hash of 40 hex digits after @, and the version as a comment.
+PINNED = re.compile(r"uses: [\w.-]+/[\w.-]+@[0-9a-f]{40}  # v[\d.]+")
+# The landing of issue 9: a template version from before the flake, the
+# docs and the workflows, and before the extension module's new name.
+OLDER_COMMIT = "3f2d7c428a3592ffc5797065df101329b62beb23"
+
+
+def run(*command, cwd=None, timeout=120):
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def installed_script(name):
+    """A command that requirements-test.txt installed: in this Python's
+    environment (a venv need not be on PATH), or in the one it was made
+    from (--system-site-packages), else on PATH."""
+    base = {"base": sys.base_prefix, "platbase": sys.base_prefix}
+    folders = [sysconfig.get_path("scripts"),
+               sysconfig.get_path("scripts", vars=base)]
+    return shutil.which(name, path=os.pathsep.join(
+        [*folders, os.environ.get("PATH", "")]))
+
+
+def pyproject(project):
+    return tomllib.loads((project / "pyproject.toml").read_text())
+
+
+# --- the nix flake -------------------------------------------------------
+
+def evaluate_flake(project, names):
+    result = run(NIX_INSTANTIATE, "--eval", "--strict", "--json",
+                 "--arg", "flakePath", str(project / "flake.nix"),
+                 "--arg", "names",
+                 "[ " + " ".join(json.dumps(name) for name in names) + " ]",
+                 str(FLAKE_STUB))
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@NEEDS_NIX
+@pytest.mark.parametrize("answers", COVERING, ids=combination_id)
+def test_the_flake_parses_and_names_the_project(tmp_path, answers):
+    """Parsed, then evaluated against an ARTIQ input that has only the
+    nixpkgs packages pyproject.toml names (and the build and test tools):
+    a misspelt or extra name fails the evaluation. Every transport with
+    every driver_api, the mediator both ways."""
+    project = render_without_hooks(tmp_path, answers)
+    parsed = run(NIX_INSTANTIATE, "--parse", str(project / "flake.nix"))
+    assert parsed.returncode == 0, parsed.stderr
+    metadata = pyproject(project)["project"]
+    test_tools = metadata["optional-dependencies"]["test"]
+    tools = ["setuptools", "flake8", "pytest",
+             *(re.split("[<>=]", name)[0] for name in test_tools)]
+    flake = evaluate_flake(project, [*metadata["dependencies"][1:], *tools])
+    assert flake["description"] == metadata["description"]
+    assert flake["inputs"] == {
+        "artiq": {"url": "git+https://github.com/m-labs/artiq.git"}}
+    package = flake["packages"]["default"]
+    assert flake["packages"]["hello"] == package
+    assert (package["pname"], package["version"]) == \
+        (metadata["name"], metadata["version"])
+    assert package["pythonImportsCheck"] == ["hello"]
+    dependencies = [item["pname"] for item in package["dependencies"]]
+    assert dependencies == metadata["dependencies"] + (
+        ["artiq"] if answers["include_mediator"] else [])
+    assert "aqctl_hello" in metadata["scripts"]
+    assert flake["app"] == {"type": "app",
+                            "program": "/nix/store/hello/bin/aqctl_hello"}
+    [python, openssl] = flake["shell"]["packages"]
+    shell = [item if isinstance(item, str) else item["pname"]
+             for item in python["withPackages"]]
+    assert shell[0] == "/nix/store/hello"
+    assert set(shell[1:]) == {"artiq-comtools", "artiq", "flake8", "pytest",
+                              *ndsp_extensions.TEST_LIBRARIES.get(
+                                  answers["transport"], [])}
+    assert openssl == {"pname": "openssl"}
+
+
+@NEEDS_NIX
+def test_the_flake_holds_a_hostile_title_exactly(tmp_path):
+    title = 'Say "hi" ${builtins.abort "x"} \\ 🌈'
+    project = render_without_hooks(tmp_path, {"device_title": title})
+    flake = evaluate_flake(project, ["setuptools", "flake8", "pytest"])
+    assert flake["description"].endswith(" " + title)
+
+
+# --- the workflows -------------------------------------------------------
+
+def workflows(render):
+    return [render() / GENERATED_WORKFLOW, TEMPLATE / GENERATED_WORKFLOW]
+
+
+def test_both_workflows_pass_the_schema_and_zizmor(render):
+    """GitHub's workflow schema (check-jsonschema's copy), and every zizmor
+    audit, pedantic ones included, offline."""
+    paths = list(map(str, workflows(render)))
+    schema = run(sys.executable, "-m", "check_jsonschema",
+                 "--builtin-schema", "vendor.github-workflows", *paths)
+    assert schema.returncode == 0, schema.stdout + schema.stderr
+    zizmor = installed_script("zizmor")
+    assert zizmor, "zizmor is in requirements-test.txt"
+    audit = run(zizmor, "--offline", "--persona", "pedantic",
+                "--no-progress", *paths)
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    assert "No findings" in audit.stdout
+
+
+@pytest.mark.parametrize("which", ["generated", "template"])
+def test_workflows_pin_actions_and_read_only(render, which):
+    path = dict(zip(["generated", "template"], workflows(render)))[which]
+    text = path.read_text()
+    uses = re.findall(r"uses: .*", text)
+    assert uses and all(PINNED.fullmatch(line) for line in uses), uses
+    assert "permissions:\n  contents: read\n" in text
+    assert text.count("persist-credentials: false") == len(uses) / 2
+    assert "git+https://github.com/m-labs/sipyco.git" in text
+    assert "git+https://github.com/m-labs/artiq-comtools.git" in text
+    matrix = re.search(r'python-version: \[(.*)\]', text).group(1)
+    assert json.loads(f"[{matrix}]") == SUPPORTED_PYTHONS
+
+
+def test_the_generated_workflow_runs_where_labs_run_controllers(render):
+    """Linux and Windows; copied as written (GitHub's ${{ }} untouched);
+    Pythons from requires-python on; docs and packages checked."""
+    project = render()
+    text = (project / GENERATED_WORKFLOW).read_text()
+    assert text == (TEMPLATE / "{{cookiecutter.device_name}}" /
+                    GENERATED_WORKFLOW).read_text()
+    assert "os: [ubuntu-latest, windows-latest]" in text
+    assert pyproject(project)["project"]["requires-python"] == \
+        ">=" + SUPPORTED_PYTHONS[0]
+    for command in ("python -m flake8", "python -m pytest",
+                    "python -m sphinx -W", "twine check --strict"):
+        assert command in text
+
+
+def test_the_template_workflow_also_runs_without_sipyco():
+    text = (TEMPLATE / GENERATED_WORKFLOW).read_text()
+    jobs = text.split("\n  without-sipyco:\n")
+    assert len(jobs) == 2, "a job without sipyco"
+    assert "sipyco" not in jobs[1].split("steps:")[1]
+    assert "python -m pip install -r requirements-test.txt" in jobs[1]
+    assert "fetch-depth: 0" in jobs[0], "the cruft test needs the history"
+
+
+# --- pre-commit, git ----------------------------------------------------
+
+def test_pre_commit_runs_flake8(render):
+    project = render()
+    result = run(sys.executable, "-m", "pre_commit", "validate-config",
+                 ".pre-commit-config.yaml", cwd=project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = (project / ".pre-commit-config.yaml").read_text()
+    assert "repo: https://github.com/PyCQA/flake8\n" in text
+    assert "- id: flake8\n" in text
+
+
+def git(project, *arguments):
+    result = run("git", "-c", "user.name=Test", "-c",
+                 "user.email=test@example.com", *arguments, cwd=project)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_git_checks_files_out_with_lf(render, tmp_path):
+    project = tmp_path / "hello"
+    shutil.copytree(render(), project)
+    git(project, "init", "-q")
+    for path in ("hello/driver.py", "README.md", "flake.nix"):
+        assert git(project, "check-attr", "eol", "--", path) == \
+            f"{path}: eol: lf\n"
+
+
+# --- the docs ------------------------------------------------------------
+
+# Without the client and sync, and with it and asyncio: the client's
+# command line and coroutine methods reach the docs. The first has a
+# title full of reST markup.
+DOCS_ROWS = [
+    next(answers for answers in COVERING if answers["include_client"] ==
+         client and answers["driver_api"] == api)
+    for client, api in ((False, "sync"), (True, "asyncio"))]
+MARKUP_TITLE = 'Acme *PSU* `x` |sub| _link 1. "q" \\ 🌈'
+
+
+def driver_methods(project):
+    """The driver's public methods, as Sphinx ids (``hello.driver.C.m``)."""
+    tree = ast.parse((project / "hello" / "driver.py").read_text())
+    [driver] = [node for node in tree.body if isinstance(node, ast.ClassDef)]
+    return [f"hello.driver.{driver.name}.{node.name}" for node in driver.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and not node.name.startswith("_")]
+
+
+@pytest.mark.skipif(not HAS_SIPYCO, reason="sipyco is not installed: the "
+                    "docs import the controller for its command line")
+@pytest.mark.parametrize("answers", DOCS_ROWS, ids=combination_id)
+def test_the_docs_build_with_warnings_as_errors(render, tmp_path, answers):
+    if answers is DOCS_ROWS[0]:
+        answers = dict(answers, device_title=MARKUP_TITLE)
+    project = tmp_path / "hello"
+    shutil.copytree(render(**answers), project)
+    result = run(sys.executable, "-m", "sphinx", "-W", "-q", "-b", "html",
+                 "docs", "docs/_build/html", cwd=project, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    html = project / "docs" / "_build" / "html"
+    api = (html / "api.html").read_text()
+    methods = driver_methods(project)
+    assert len(methods) >= 3  # ping, close, and the device's own
+    for method in methods:
+        assert f'id="{method}"' in api, method
+    command_lines = (html / "command_lines.html").read_text()
+    assert "--simulation" in command_lines
+    assert ("aqcli_hello" in command_lines) == answers["include_client"]
+    if "device_title" in answers:
+        index = (html / "index.html").read_text()
+        assert "Acme *PSU* `x` |sub| _link 1." in index
+
+
+def test_git_ignores_what_builds_and_tests_leave(render, tmp_path):
+    """Docs, sdist and wheel, caches: after them, git sees only the
+    generated files."""
+    project = tmp_path / "hello"
+    shutil.copytree(render(), project)
+    generated = {path.relative_to(project).as_posix()
+                 for path in project.rglob("*") if path.is_file()}
+    git(project, "init", "-q")
+    for command in (["-m", "build", "--no-isolation", "."],
+                    ["-m", "pytest", "-q", "tests/test_contract_driver.py"],
+                    ["-m", "sphinx", "-q", "-b", "html", "docs",
+                     "docs/_build/html"]):
+        run(sys.executable, *command, cwd=project, timeout=300)
+    assert (project / "dist").is_dir()
+    assert (project / "docs" / "_build").is_dir()
+    seen = set(git(project, "ls-files", "--others", "--exclude-standard")
+               .splitlines())
+    assert seen == generated
+
+
+# --- template updates ----------------------------------------------------
+
+@pytest.fixture(scope="module")
+def template_repository(tmp_path_factory):
+    """A clone of this repository whose HEAD is its working tree, so that
+    the tests update to what is being tested: (folder, HEAD's hash)."""
+    if not (TEMPLATE / ".git").exists():
+        pytest.skip("this template is not a git repository: cruft updates "
+                    "between its commits")
+    folder = tmp_path_factory.mktemp("template") / "ndsp-template"
+    result = run("git", "clone", "-q", str(TEMPLATE), str(folder))
+    assert result.returncode == 0, result.stderr
+    if run("git", "cat-file", "-e", OLDER_COMMIT + "^{commit}",
+           cwd=folder).returncode != 0:
+        pytest.skip(f"commit {OLDER_COMMIT[:7]} is not in this clone (a "
+                    "shallow one?): git fetch --unshallow")
+    git(folder, "rm", "-rq", ".")
+    working_tree = git(TEMPLATE, "ls-files", "-z", "--cached", "--others",
+                       "--exclude-standard").split("\0")
+    for name in filter(None, working_tree):
+        if (TEMPLATE / name).is_file():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(TEMPLATE / name, folder / name)
+    git(folder, "add", "-A")
+    git(folder, "commit", "-q", "--allow-empty", "-m", "the working tree")
+    return folder, git(folder, "rev-parse", "HEAD").strip()
+
+
+ANSWERS = {"transport": "tcp", "driver_api": "asyncio",
+           "include_client": True, "license": "MIT",
+           "author_name": 'Ån "x" \\', "run_checks": False}
+
+
+def cruft(*arguments, cwd=None):
+    result = run(sys.executable, "-m", "cruft", *arguments, cwd=cwd,
+                 timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def cruft_create(repository, commit, output):
+    cruft("create", "--no-input", "--checkout", commit, "--output-dir",
+          str(output), "--extra-context", json.dumps(ANSWERS),
+          f"file://{repository}")
+    return output / "hello"
+
+
+def tree(project):
+    return {path.relative_to(project).as_posix(): path.read_bytes()
+            for path in project.rglob("*")
+            if path.is_file() and ".git" not in path.relative_to(
+                project).parts[:1]}
+
+
+def committed_project(repository, commit, output):
+    """A project made with cruft from ``commit``, in a git repository of
+    its own, as its user keeps it."""
+    project = cruft_create(repository, commit, output)
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "generated")
+    return project
+
+
+def test_cruft_update_from_an_older_commit_equals_a_fresh_generation(
+        template_repository, tmp_path):
+    repository, head = template_repository
+    project = committed_project(repository, OLDER_COMMIT, tmp_path / "old")
+    assert not (project / "flake.nix").exists()
+    cruft("update", "--skip-apply-ask", "--checkout", head, cwd=project)
+    assert not list(project.rglob("*.rej"))
+    fresh = cruft_create(repository, head, tmp_path / "fresh")
+    assert tree(project) == tree(fresh)
+    cruft("check", cwd=project)
+
+
+def test_cruft_update_brings_a_changed_extension_module(
+        template_repository, tmp_path):
+    """From HEAD to a commit that changes ndsp_extensions.py: cruft renders
+    both in one process, and the newer template gets its own module."""
+    repository, head = template_repository
+    project = committed_project(repository, head, tmp_path / "project")
+    newer = tmp_path / "newer"
+    shutil.copytree(repository, newer)
+    extensions = newer / "ndsp_extensions.py"
+    extensions.write_text(extensions.read_text().replace(
+        "        test_libraries=TEST_LIBRARIES,\n",
+        "        test_libraries=TEST_LIBRARIES,\n"
+        "        added_later=\"a global of a newer template\",\n"))
+    readme = newer / "{{cookiecutter.device_name}}" / "README.md"
+    readme.write_text(readme.read_text() + "\n{{ added_later }}\n")
+    git(newer, "commit", "-qam", "a newer template")
+    cruft("update", "--skip-apply-ask", "--template-path", str(newer),
+          "--checkout", git(newer, "rev-parse", "HEAD").strip(), cwd=project)
+    assert (project / "README.md").read_text().endswith(
+        "\na global of a newer template\n")
