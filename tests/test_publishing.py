@@ -20,7 +20,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from conftest import (COVERING, HAS_SIPYCO, TEMPLATE, combination_id,
-                      render_without_hooks)
+                      copy_template_files, render_without_hooks)
 import ndsp_extensions
 
 NIX_INSTANTIATE = shutil.which("nix-instantiate")
@@ -288,12 +288,7 @@ def template_repository(tmp_path_factory):
         pytest.skip(f"commit {OLDER_COMMIT[:7]} is not in this clone (a "
                     "shallow one?): git fetch --unshallow")
     git(folder, "rm", "-rq", ".")
-    working_tree = git(TEMPLATE, "ls-files", "-z", "--cached", "--others",
-                       "--exclude-standard").split("\0")
-    for name in filter(None, working_tree):
-        if (TEMPLATE / name).is_file():
-            (folder / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(TEMPLATE / name, folder / name)
+    copy_template_files(folder)
     git(folder, "add", "-A")
     git(folder, "commit", "-q", "--allow-empty", "-m", "the working tree")
     return folder, git(folder, "rev-parse", "HEAD").strip()
