@@ -72,7 +72,9 @@ OPTIONS = {
     "include_client": {
         "values": [False, True],
         "adds": {"{name}/aqcli_{name}.py": [True],
-                 "tests/test_contract_client.py": [True]},
+                 "{name}/bulk.py": [True],
+                 "tests/test_contract_client.py": [True],
+                 "tests/test_contract_bulk.py": [True]},
         "shapes_code": True,
         "label": "client",
     },

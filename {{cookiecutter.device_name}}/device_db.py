@@ -25,7 +25,7 @@ device_db = {
         "type": "controller",
         "host": "localhost",
         "port": {{ cookiecutter.default_port }},
-{%- if cookiecutter.remote_exec %}
+{%- if cookiecutter.remote_exec or cookiecutter.include_client %}
         # Needed by a controller that serves more than one target.
         "target_name": "{{ name }}",
 {%- endif %}

@@ -17,6 +17,8 @@ type the arguments of the command-line client, when there is one.
 import math
 {% if cookiecutter.driver_api != "asyncio" %}import time
 {% endif %}
+import numpy
+
 logger = logging.getLogger(__name__)
 
 # The output voltage the instrument accepts, in volts.
@@ -36,11 +38,26 @@ def _check_volts(volts):
         raise ValueError(f"volts must be from {low} to {high}, not {volts}")
 
 
+def _checked_waveform(data):
+    """``data`` as a one-dimensional float64 array of finite samples."""
+    waveform = numpy.array(data, dtype=numpy.float64)
+    if waveform.ndim != 1:
+        raise ValueError(f"a waveform is one-dimensional, not "
+                         f"{waveform.ndim}-dimensional")
+    if not numpy.isfinite(waveform).all():
+        raise ValueError("a waveform holds finite samples only")
+    return waveform
+
+
 class {{ cls }}:
     """A SCPI-style instrument with one setting, its output voltage."""
 
     def __init__(self, transport):
         self._transport = transport
+        # The example keeps its waveform memory here, and tells the
+        # instrument only its length: a real one takes the samples as a
+        # binary block (IEEE 488.2 "#" block), written in upload().
+        self._waveform = numpy.zeros(0)
 
     {{ def }} identify(self):
         """Return the instrument's identity: its reply to ``*IDN?``."""
@@ -71,6 +88,28 @@ class {{ cls }}:
             return float(reply)
         except ValueError:
             raise ValueError(f"malformed reply to VOLT?: {reply!r}") from None
+
+    {{ def }} upload(self, data: numpy.ndarray):
+        """Load ``data``, float64 samples (any number of them), into the
+        waveform memory, in place of what it held."""
+        waveform = _checked_waveform(data)
+        {{ await }}self._transport.write_line(f"WAV:POIN {len(waveform)}")
+        self._waveform = waveform
+
+    {{ def }} acquire(self, n: int) -> numpy.ndarray:
+        """Acquire ``n`` float64 samples: the waveform memory, played in a
+        loop (zeros while it is empty)."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"n must be a whole number of samples, not "
+                             f"{n!r}")
+        {{ await }}self._transport.write_line(f"ACQ:POIN {n}")
+        if not len(self._waveform):
+            return numpy.zeros(n)
+        return numpy.resize(self._waveform, n)
+
+    {{ def }} checksum(self) -> float:
+        """Return the sum of the samples in the waveform memory."""
+        return float(self._waveform.sum())
 
     {{ def }} ping(self):
         """Return True while the instrument answers ``*IDN?``, else False.

@@ -12,6 +12,8 @@ class FakeDevice:
     def __init__(self):
         self.voltage = 0.0
         self.errors = []
+        # The samples the waveform memory holds, and the last acquisition.
+        self.points = {"WAV:POIN": 0, "ACQ:POIN": 0}
 
     def handle(self, line):
         """The reply to one command line, or None when it sends none."""
@@ -23,6 +25,8 @@ class FakeDevice:
             return f"{self.voltage:.3f}"
         if header == "VOLT":
             self._set_voltage(argument)
+        elif header in ("WAV:POIN", "ACQ:POIN") and argument.isdigit():
+            self.points[header] = int(argument)
         elif header == "SYST:ERR?":
             return self.errors.pop(0) if self.errors else '0,"No error"'
         else:

@@ -3,6 +3,7 @@
 {%- set asyncio = cookiecutter.driver_api == "asyncio" -%}
 {%- set ssl = cookiecutter.ssl -%}
 {%- set rexec = cookiecutter.remote_exec -%}
+{%- set bulk = cookiecutter.include_client -%}
 """Serves the {{ name }} driver over sipyco RPC."""
 
 import argparse
@@ -20,7 +21,7 @@ from sipyco.remote_exec import RemoteExecServer
 from sipyco.tools import SimpleSSLConfig
 {%- endif %}
 
-from . import simulation, transport
+from . import {{ "bulk, " if bulk }}simulation, transport
 from .driver import {{ cls }}
 
 logger = logging.getLogger(__name__)
@@ -105,22 +106,23 @@ def bind_addresses(args):
     return addresses
 
 
-{% if rexec -%}
 def targets(driver):
-    """The RPC targets: the driver, and the remote execution target, made
-    as simple_rexec_server_loop makes it (that takes no loop=, with which
-    asyncio drivers would break, and no SSL)."""
+    """The RPC targets: the driver, under the device's name, and the
+    targets that serve it in other ways."""
+    targets = {"{{ name }}": driver}
+{%- if rexec %}
+    # Remote execution, made as simple_rexec_server_loop makes it (that
+    # takes no loop=, with which asyncio drivers would break, and no SSL).
     namespace = {"controller_driver": driver}
     namespace["controller_initial_namespace"] = namespace
-    return {
-        "{{ name }}": driver,
-        "{{ name }}_rexec": lambda: RemoteExecServer(namespace),
-    }
-{%- else -%}
-def targets(driver):
-    """The RPC targets: the driver, under the device's name."""
-    return {"{{ name }}": driver}
+    targets["{{ name }}_rexec"] = lambda: RemoteExecServer(namespace)
 {%- endif %}
+{%- if bulk %}
+    # Large arrays, in chunks (bulk.py): a session per connection, so that
+    # an upload cut off ends with its connection.
+    targets[bulk.TARGET] = lambda: bulk.BulkSession(driver)
+{%- endif %}
+    return targets
 
 
 class ResetIsNoError(logging.Filter):

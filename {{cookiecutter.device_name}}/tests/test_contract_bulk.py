@@ -1,0 +1,90 @@
+{%- set name = cookiecutter.device_name -%}
+{%- set cls = cookiecutter.__driver_class -%}
+"""Contract: large arrays (bulk.py). Through the controller's <name>_bulk
+target, an upload travels in chunks, each checked, and reaches the driver
+only whole; an array a method returns comes back in chunks. These tests
+find the driver's array methods by their annotations (a parameter or a
+return annotated numpy.ndarray): they must pass unchanged once the driver
+is yours."""
+
+import inspect
+
+import numpy
+import pytest
+
+from conftest import SIPYCO_MISSING, public_methods
+
+pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
+# sipyco raises, here, the exception the controller raised.
+from {{ name }} import bulk
+from {{ name }}.driver import {{ cls }} as Driver
+
+
+def array_methods():
+    """(methods taking an array, methods returning one), by name."""
+    takes, returns = [], []
+    for name, method in public_methods(Driver).items():
+        signature = inspect.signature(method)
+        if any(parameter.annotation is numpy.ndarray
+               for parameter in signature.parameters.values()):
+            takes.append(name)
+        if signature.return_annotation is numpy.ndarray:
+            returns.append(name)
+    return takes, returns
+
+
+TAKES, RETURNS = array_methods()
+needs_an_upload = pytest.mark.skipif(
+    not TAKES, reason="the driver has no method taking a numpy.ndarray")
+
+
+@pytest.fixture
+def session(served):
+    client = served.client(target=bulk.TARGET)
+    yield client
+    client.close_rpc()
+
+
+def test_bulk_target_is_served_beside_the_driver(served):
+    client = served.client()
+    try:
+        targets = client.get_rpc_id()[0]
+    finally:
+        client.close_rpc()
+    assert bulk.TARGET in targets
+
+
+def test_chunks_out_of_order_are_refused(session):
+    session.begin(4, "<f8")
+    session.chunk(0, numpy.zeros(2))
+    with pytest.raises(ValueError, match="chunk 2 arrived where chunk 1 "
+                       "was expected"):
+        session.chunk(2, numpy.zeros(2))
+
+
+def test_a_chunk_of_another_dtype_is_refused(session):
+    session.begin(4, "<f8")
+    with pytest.raises(TypeError, match="chunk 0 is int32, the upload "
+                       "is float64"):
+        session.chunk(0, numpy.zeros(2, numpy.int32))
+
+
+def test_a_chunk_past_the_staged_length_is_refused(session):
+    session.begin(2, "<f8")
+    with pytest.raises(ValueError, match="goes past the 2 samples"):
+        session.chunk(0, numpy.zeros(3))
+
+
+@needs_an_upload
+def test_an_incomplete_upload_never_reaches_the_driver(session):
+    session.begin(4, "<f8")
+    session.chunk(0, numpy.zeros(2))
+    with pytest.raises(ValueError, match="holds 2 of its 4 samples: "
+                       "nothing was passed to the driver"):
+        session.commit(TAKES[0], [], {})
+
+
+def test_only_public_driver_methods_are_called(session):
+    with pytest.raises(AttributeError, match="the driver has no method "
+                       "'_transport'"):
+        session.call("_transport", [], {})

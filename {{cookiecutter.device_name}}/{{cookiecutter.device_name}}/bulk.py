@@ -1,0 +1,176 @@
+{%- set name = cookiecutter.device_name -%}
+"""Large arrays to and from the controller, at near wire speed.
+
+sipyco's server reads a request of at most 4 MiB, and its synchronous
+Client reads a long reply in quadratic time: one call cannot carry a
+waveform of half a million samples, and a trace of a million takes about
+a second to come back. So, for any driver method that takes or returns an
+array, with sipyco's own clients and protocol:
+
+- the controller serves, beside the driver, the target ``{{ name }}_bulk``:
+  a ``BulkSession`` per connection, where an upload is staged in chunks
+  below the limit, each checked (order, dtype, length), and handed to the
+  driver method only once complete, and where an array a method returns
+  is kept and read back in chunks. A connection that ends mid-upload takes
+  its staged chunks with it: the driver never sees half an array;
+- ``upload()`` and ``download()`` below do that over sipyco's
+  ``AsyncioClient``, which reads replies in linear time.
+
+aqcli_{{ name }} uses them; so can an experiment or a script::
+
+    from {{ name }}.bulk import download, upload
+    upload("localhost", {{ cookiecutter.default_port }}, "upload", waveform)
+    trace = download("localhost", {{ cookiecutter.default_port }}, "acquire", 1_000_000)
+"""
+
+import asyncio
+import inspect
+
+import numpy
+from sipyco.pc_rpc import AsyncioClient
+
+TARGET = "{{ name }}_bulk"
+# Raw bytes per upload chunk: base64 and pyon keep the request line below
+# the server's 4 MiB.
+UPLOAD_CHUNK_BYTES = 2 * 1024 * 1024
+# Raw bytes per download chunk: well below AsyncioClient's 100 MiB line.
+DOWNLOAD_CHUNK_BYTES = 16 * 1024 * 1024
+
+
+class BulkSession:
+    """Staged uploads and kept results for one connection's calls."""
+
+    def __init__(self, driver):
+        self._driver = driver
+        self._staged = None  # (array, samples received, next chunk index)
+        self._result = None
+
+    def _method(self, name):
+        if name.startswith("_") or not callable(
+                getattr(self._driver, name, None)):
+            raise AttributeError(f"the driver has no method {name!r}")
+        return getattr(self._driver, name)
+
+    def begin(self, length: int, dtype: str):
+        """Stage an upload of ``length`` samples of ``dtype``; a staged
+        one not committed is dropped."""
+        if isinstance(length, bool) or not isinstance(length, int) \
+                or length < 0:
+            raise ValueError(f"length must be a whole number of samples, "
+                             f"not {length!r}")
+        self._staged = (numpy.empty(length, numpy.dtype(dtype)), 0, 0)
+
+    def chunk(self, index: int, data):
+        """Add chunk ``index`` (0, 1, ...) of the staged upload."""
+        if self._staged is None:
+            raise RuntimeError("no upload is staged: call begin() first")
+        array, received, expected = self._staged
+        if index != expected:
+            raise ValueError(f"chunk {index} arrived where chunk "
+                             f"{expected} was expected")
+        if not isinstance(data, numpy.ndarray) or data.ndim != 1:
+            raise TypeError("a chunk must be a one-dimensional array")
+        if data.dtype != array.dtype:
+            raise TypeError(f"chunk {index} is {data.dtype}, the upload "
+                            f"is {array.dtype}")
+        if received + len(data) > len(array):
+            raise ValueError(f"chunk {index} goes past the {len(array)} "
+                             "samples staged")
+        array[received:received + len(data)] = data
+        self._staged = (array, received + len(data), expected + 1)
+
+    async def commit(self, method: str, args: list, kwargs: dict,
+                     parameter: str = ""):
+        """Call ``method`` with the complete staged array as its first
+        argument (or as ``parameter``); return what it returns."""
+        if self._staged is None:
+            raise RuntimeError("no upload is staged: call begin() first")
+        array, received, _ = self._staged
+        self._staged = None  # committed or refused, it is used once
+        if received != len(array):
+            raise ValueError(f"the upload holds {received} of its "
+                             f"{len(array)} samples: nothing was passed "
+                             "to the driver")
+        if parameter:
+            return await _called(self._method(method), args,
+                                 dict(kwargs, **{parameter: array}))
+        return await _called(self._method(method), [array, *args], kwargs)
+
+    async def call(self, method: str, args: list, kwargs: dict):
+        """Call ``method`` and keep the array it returns, for fetch();
+        return its length and dtype."""
+        result = numpy.ascontiguousarray(
+            await _called(self._method(method), args, kwargs))
+        if result.ndim != 1:
+            raise TypeError(f"{method} returned no one-dimensional array")
+        self._result = result
+        return len(result), result.dtype.str
+
+    def fetch(self, start: int, stop: int):
+        """Samples ``start`` to ``stop`` of the array kept by call()."""
+        if self._result is None:
+            raise RuntimeError("no result is kept: call call() first")
+        return self._result[start:stop]
+
+
+async def _called(method, args, kwargs):
+    result = method(*args, **kwargs)
+    return await result if inspect.isawaitable(result) else result
+
+
+async def _connected(host, port, ssl_config):
+    client = AsyncioClient()
+    await client.connect_rpc(host, port, TARGET, ssl_config)
+    return client
+
+
+async def upload_async(host, port, method, data, *args, parameter="",
+                       ssl_config=None, progress=None, **kwargs):
+    """Call the driver's ``method`` with the array ``data`` as its first
+    argument (or as ``parameter``), sent in chunks below sipyco's limit;
+    ``progress(samples, length)`` after each chunk. Return what it
+    returns."""
+    data = numpy.ascontiguousarray(data)
+    if data.ndim != 1:
+        raise ValueError("upload takes a one-dimensional array")
+    step = max(1, UPLOAD_CHUNK_BYTES // data.itemsize)
+    client = await _connected(host, port, ssl_config)
+    try:
+        await client.begin(len(data), data.dtype.str)
+        for index, start in enumerate(range(0, len(data), step)):
+            await client.chunk(index, data[start:start + step])
+            if progress:
+                progress(min(start + step, len(data)), len(data))
+        return await client.commit(method, list(args), kwargs, parameter)
+    finally:
+        await client.close_rpc()
+
+
+async def download_async(host, port, method, *args, ssl_config=None,
+                         progress=None, **kwargs):
+    """The array the driver's ``method`` returns, read in chunks;
+    ``progress(samples, length)`` after each chunk."""
+    client = await _connected(host, port, ssl_config)
+    try:
+        length, dtype = await client.call(method, list(args), kwargs)
+        result = numpy.empty(length, numpy.dtype(dtype))
+        step = max(1, DOWNLOAD_CHUNK_BYTES // result.itemsize)
+        for start in range(0, length, step):
+            result[start:start + step] = await client.fetch(start,
+                                                            start + step)
+            if progress:
+                progress(min(start + step, length), length)
+        return result
+    finally:
+        await client.close_rpc()
+
+
+def upload(host, port, method, data, *args, **kwargs):
+    """upload_async(), from code that runs no event loop."""
+    return asyncio.run(upload_async(host, port, method, data, *args,
+                                    **kwargs))
+
+
+def download(host, port, method, *args, **kwargs):
+    """download_async(), from code that runs no event loop."""
+    return asyncio.run(download_async(host, port, method, *args, **kwargs))
