@@ -197,6 +197,15 @@ def transport_libraries(transport, driver_api):
     return TRANSPORT_LIBRARIES.get((transport, driver_api), [])
 
 
+def project_dependencies(answers):
+    """The PyPI names pyproject.toml depends on, and flake.nix builds
+    with: sipyco, NumPy (the driver's arrays), the transport's libraries,
+    and tqdm for the client's progress bars."""
+    return ["sipyco", "numpy",
+            *transport_libraries(answers["transport"], answers["driver_api"]),
+            *(["tqdm"] if answers["include_client"] else [])]
+
+
 def toml_string(text):
     """A TOML basic string holding ``text`` exactly (UTF-8 kept as is)."""
     escaped = []
@@ -248,6 +257,7 @@ def register(environment):
         class_name=class_name,
         title_from_name=title_from_name,
         transport_libraries=transport_libraries,
+        project_dependencies=project_dependencies,
         toml_string=toml_string,
         toml_array=toml_array,
         py_string=py_string,

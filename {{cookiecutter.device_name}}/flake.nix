@@ -22,7 +22,7 @@
         build-system = [ pkgs.python3Packages.setuptools ];
         # pyproject.toml's dependencies, from the ARTIQ flake and nixpkgs.
         dependencies = [
-          sipyco{% for library in cookiecutter.transport | transport_libraries(cookiecutter.driver_api) %}
+          sipyco{% for library in (cookiecutter | project_dependencies)[1:] %}
           pkgs.python3Packages.{{ library }}{% endfor %}{% if cookiecutter.include_mediator %}
           artiq.packages.${system}.artiq  # for the mediator's kernels{% endif %}
         ];

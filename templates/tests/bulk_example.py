@@ -3,11 +3,15 @@
 
 # --- The waveform memory through the controller, in chunks (bulk.py) ---
 
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
 import numpy  # noqa: E402
 
+from conftest import NAME  # noqa: E402
 from {{ cookiecutter.device_name }} import bulk  # noqa: E402
 {%- if cookiecutter.ssl %}
-from certificates import client_ssl_config  # noqa: E402
+from certificates import client_ssl_arguments, client_ssl_config  # noqa: E402
 {%- endif %}
 
 
@@ -20,7 +24,7 @@ def bulk_arguments(served):
 def test_a_waveform_round_trips_through_the_controller(served, samples):
     waveform = numpy.random.default_rng(samples).standard_normal(samples)
     bulk.upload(method="upload", data=waveform, **bulk_arguments(served))
-    acquired = bulk.download(method="acquire", n=samples,
+    acquired = bulk.download(method="acquire", args=[samples],
                              **bulk_arguments(served))
     assert acquired.dtype == numpy.float64
     assert numpy.array_equal(acquired, waveform)
@@ -38,6 +42,41 @@ def test_an_upload_cut_off_leaves_the_previous_waveform(served):
     session.begin(1000, "<f8")
     session.chunk(0, numpy.ones(500))
     session.close_rpc()  # the connection ends mid-upload
-    acquired = bulk.download(method="acquire", n=10,
+    acquired = bulk.download(method="acquire", args=[10],
                              **bulk_arguments(served))
     assert numpy.array_equal(acquired, previous)
+
+
+def run_client(served, *arguments):
+    """aqcli as a user runs it, in its own process."""
+    return subprocess.run(
+        [sys.executable, "-m", f"{NAME}.aqcli_{NAME}", "-s", "127.0.0.1",
+         "-p", str(served.port){{ ", *client_ssl_arguments()" if cookiecutter.ssl }}, *arguments],
+        capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("samples, suffix", [(10_000_000, ".npy"),
+                                             (1000, ".csv")])
+def test_the_client_moves_a_waveform_through_files(served, tmp_path,
+                                                   samples, suffix):
+    waveform = numpy.random.default_rng(samples).standard_normal(samples)
+    uploaded, acquired = tmp_path / f"in{suffix}", tmp_path / f"out{suffix}"
+    if suffix == ".npy":
+        numpy.save(uploaded, waveform)
+    else:
+        numpy.savetxt(uploaded, waveform, delimiter=",")
+    result = run_client(served, "upload", str(uploaded))
+    assert result.returncode == 0, result.stderr
+    result = run_client(served, "acquire", str(samples), "-o", str(acquired))
+    assert result.returncode == 0, result.stderr
+    back = (numpy.load(acquired) if suffix == ".npy"
+            else numpy.loadtxt(acquired, delimiter=","))
+    assert numpy.array_equal(back, waveform)
+
+
+def test_an_unwritable_output_is_one_line_naming_it(served, tmp_path):
+    path = tmp_path / "missing" / "out.npy"
+    result = run_client(served, "acquire", "3", "-o", str(path))
+    assert result.returncode == 1
+    assert result.stderr == (f"aqcli_{NAME}: error: {path}: cannot write "
+                             "it: No such file or directory\n")

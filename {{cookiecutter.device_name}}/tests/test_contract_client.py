@@ -12,6 +12,7 @@ import sys
 import time
 import typing
 
+import numpy
 import pytest
 
 from conftest import (NAME, SIPYCO_MISSING, STARTUP_TIMEOUT, free_port,
@@ -26,9 +27,11 @@ from {{ name }}.aqcli_{{ name }} import (
     call_arguments, get_argparser, main, output_lines)
 from {{ name }}.driver import {{ cookiecutter.__driver_class }} as Driver
 
-# A command-line word for each annotation the client types, and its value.
+# A command-line word for each annotation the client types, and its value;
+# an array is a file (see the array_file fixture).
 SAMPLES = {int: ("3", 3), float: ("2.5", 2.5), str: ("text", "text"),
-           bool: ("true", True)}
+           bool: ("true", True),
+           numpy.ndarray: ("samples.npy", "samples.npy")}
 SEQUENCES = {list, tuple, collections.abc.Sequence}
 # Methods the controller calls itself: not commands.
 NOT_COMMANDS = {"close"}
@@ -145,9 +148,17 @@ def test_a_method_added_to_the_driver_is_a_command(monkeypatch, capsys):
     assert "str, default: '%'" in capsys.readouterr().out
 
 
+@pytest.fixture
+def array_file(tmp_path, monkeypatch):
+    """samples.npy, in the folder the client runs in."""
+    monkeypatch.chdir(tmp_path)
+    numpy.save(tmp_path / "samples.npy", numpy.arange(4.0))
+    return tmp_path / "samples.npy"
+
+
 @pytest.mark.parametrize("name", sorted(commands()))
 def test_every_command_reaches_the_controller(served, monkeypatch, capsys,
-                                              name):
+                                              array_file, name):
     """A call that the driver refuses (a value out of its range) still
     reached it: the error is the driver's, in one line. A TypeError would
     be the client calling it wrongly."""
@@ -157,6 +168,42 @@ def test_every_command_reaches_the_controller(served, monkeypatch, capsys,
         [line] = stderr.splitlines()
         assert line.startswith(f"aqcli_{NAME}: error: {name}: "), line
         assert f": {name}: TypeError:" not in line, line
+
+
+class WithArrays(Driver):
+    def load(self, data: numpy.ndarray, gain: float = 1.0):
+        """Load samples, as added by this test."""
+
+    def trace(self) -> numpy.ndarray:
+        """Return samples, as added by this test."""
+
+
+@pytest.mark.parametrize("words, message", [
+    (["load", "missing.npy"],
+     "missing.npy: cannot read it: No such file or directory"),
+    (["load", "samples.txt"], "samples.txt: give a .npy or .csv file"),
+    (["trace", "-o", "trace.txt"], "trace.txt: give a .npy or .csv file"),
+])
+def test_a_bad_array_file_is_one_line_naming_it(monkeypatch, capsys,
+                                                tmp_path, words, message):
+    """Told before the controller is asked: none listens here."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "samples.txt").write_text("1\n")
+    monkeypatch.setattr(f"{NAME}.aqcli_{NAME}.Driver", WithArrays)
+    code, _, stderr = run_main(monkeypatch, capsys, free_port(), *words)
+    assert code == 1
+    assert stderr == f"aqcli_{NAME}: error: {message}\n"
+
+
+def test_an_array_parameter_takes_a_file_and_an_array_result_an_output(
+        monkeypatch):
+    monkeypatch.setattr(f"{NAME}.aqcli_{NAME}.Driver", WithArrays)
+    assert sent(WithArrays.load, ["load", "in.csv", "--gain", "2"]) == {
+        "self": None, "data": "in.csv", "gain": 2.0}
+    args = get_argparser().parse_args(["trace", "-o", "out.npy"])
+    assert getattr(args, "client:output") == "out.npy"
+    with pytest.raises(SystemExit):
+        get_argparser().parse_args(["load", "in.csv", "-o", "out.npy"])
 
 
 def test_results_are_lines_a_shell_script_reads():

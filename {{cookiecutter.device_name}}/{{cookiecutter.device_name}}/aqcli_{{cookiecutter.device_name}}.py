@@ -5,13 +5,24 @@ Its commands are the driver's public methods, read when it runs: names,
 parameters and defaults from their signatures, argument types from their
 annotations (int, float, str, bool, list[float]), help from their
 docstrings. A method added to the driver is a command, with no edit here.
+
+Arrays are files: a parameter annotated numpy.ndarray takes a .npy or
+.csv file, sent in chunks (bulk.py); a method that returns one writes it
+with -o FILE, or prints a sample per line.
 """
 
 import argparse
+import asyncio
 import collections.abc
+import contextlib
 import inspect
 import logging
+import pathlib
+import sys
 import typing
+
+import numpy
+from tqdm import tqdm
 
 from sipyco import common_args
 from sipyco.pc_rpc import Client, IncompatibleServer
@@ -19,6 +30,7 @@ from sipyco.pc_rpc import Client, IncompatibleServer
 from sipyco.tools import SimpleSSLConfig
 {%- endif %}
 
+from . import bulk
 from .aqctl_{{ name }} import DEFAULT_PORT, DEVICE_TITLE
 from .driver import {{ cookiecutter.__driver_class }} as Driver
 
@@ -66,6 +78,8 @@ def type_name(kind):
 def argument_options(parameter):
     """add_argument()'s type, nargs and help for one parameter."""
     kind = annotated_type(parameter)
+    if kind is numpy.ndarray:
+        return {"type": str, "help": "a .npy or .csv file of samples"}
     if typing.get_origin(kind) in SEQUENCES or kind in SEQUENCES:
         item = (typing.get_args(kind) or (str,))[0]
         required = parameter.default is parameter.empty
@@ -124,7 +138,22 @@ def add_commands(parser):
         for parameter in parameters:
             if parameter.kind is not parameter.VAR_KEYWORD:
                 add_parameter(command, parameter)
+        if returns_array(method):
+            command.add_argument(
+                "-o", "--output", metavar="FILE", dest="client:output",
+                help="write the array to FILE, .npy or .csv (default: a "
+                     "sample per line on standard output)")
         command.set_defaults(parameters=parameters)
+
+
+def returns_array(method):
+    return inspect.signature(method).return_annotation is numpy.ndarray
+
+
+def array_parameter(parameters):
+    """The first parameter annotated numpy.ndarray, or None."""
+    return next((parameter for parameter in parameters
+                 if parameter.annotation is numpy.ndarray), None)
 
 
 def get_argparser():
@@ -213,9 +242,95 @@ def call(parser, remote, args):
     try:
         return method(*positional, **keywords)
     except Exception as error:
-        logger.info("the call failed", exc_info=True)
-        parser.exit(1, f"{parser.prog}: error: {args.command}: "
-                       f"{type(error).__name__}: {error}\n")
+        fail(parser, args, error)
+
+
+def fail(parser, args, error):
+    logger.info("the call failed", exc_info=True)
+    parser.exit(1, f"{parser.prog}: error: {args.command}: "
+                   f"{type(error).__name__}: {error}\n")
+
+
+def file_error(parser, path, problem):
+    parser.exit(1, f"{parser.prog}: error: {path}: {problem}\n")
+
+
+def reason(error):
+    """An OSError's own words (no errno, no path), else the message."""
+    return getattr(error, "strerror", None) or str(error)
+
+
+def array_format(parser, path):
+    suffix = pathlib.Path(path).suffix.lower()
+    if suffix not in (".npy", ".csv"):
+        file_error(parser, path, "give a .npy or .csv file")
+    return suffix
+
+
+def read_array(parser, path):
+    """The one-dimensional array in a .npy or .csv file."""
+    try:
+        if array_format(parser, path) == ".npy":
+            array = numpy.load(path, allow_pickle=False)
+        else:
+            array = numpy.loadtxt(path, delimiter=",", ndmin=1)
+    except (OSError, ValueError) as error:
+        file_error(parser, path, f"cannot read it: {reason(error)}")
+    if array.ndim != 1:
+        file_error(parser, path, f"holds a {array.ndim}-dimensional array, "
+                                 "not a list of samples")
+    return array
+
+
+def write_array(parser, path, array):
+    try:
+        if array_format(parser, path) == ".npy":
+            numpy.save(path, array)
+        else:
+            numpy.savetxt(path, array, delimiter=",")
+    except OSError as error:
+        file_error(parser, path, f"cannot write it: {reason(error)}")
+
+
+@contextlib.contextmanager
+def progress_bar(what):
+    """progress(samples, length), drawn on standard error for transfers
+    that last more than half a second."""
+    with tqdm(desc=what, unit=" samples", unit_scale=True, delay=0.5,
+              leave=False, file=sys.stderr) as bar:
+        def progress(samples, length):
+            bar.total = length
+            bar.update(samples - bar.n)
+        yield progress
+
+
+def call_with_arrays(parser, args, data):
+    """A command that takes (``data``) or returns an array, through
+    bulk.py: its result; else one error line and exit code 1."""
+    _, keywords = call_arguments(args)
+    keywords.update({parameter.name: getattr(args, destination(parameter))
+                     for parameter in args.parameters
+                     if is_positional(parameter)})
+    connection = dict(ssl_config={{ "args.ssl and SimpleSSLConfig(*args.ssl)" if cookiecutter.ssl else "None" }})
+    uploaded = array_parameter(args.parameters)
+    try:
+        with progress_bar(args.command) as progress:
+            if uploaded is not None:
+                del keywords[uploaded.name]  # the file's name
+                coroutine = bulk.upload_async(
+                    args.server, args.port, args.command, data,
+                    kwargs=keywords, parameter=uploaded.name,
+                    progress=progress, **connection)
+            else:
+                coroutine = bulk.download_async(
+                    args.server, args.port, args.command, kwargs=keywords,
+                    progress=progress, **connection)
+            return asyncio.run(coroutine)
+    except OSError as error:
+        parser.exit(1, f"{parser.prog}: error: cannot reach the controller "
+                       f"at {args.server}:{args.port}: {error}\n")
+    except Exception as error:
+        fail(parser, args, error)
 
 
 def main():
@@ -223,11 +338,25 @@ def main():
     args = parser.parse_args()
     common_args.init_logger_from_args(args)
 
+    # The files first: a mistyped name needs no controller to be told.
+    uploaded = array_parameter(args.parameters)
+    data = (read_array(parser, getattr(args, destination(uploaded)))
+            if uploaded is not None else None)
+    output = getattr(args, "client:output", None)
+    if output is not None:
+        array_format(parser, output)
     remote = connect(parser, args)
-    try:
-        result = call(parser, remote, args)
-    finally:
+    if uploaded is not None or returns_array(driver_methods()[args.command]):
         remote.close_rpc()
+        result = call_with_arrays(parser, args, data)
+    else:
+        try:
+            result = call(parser, remote, args)
+        finally:
+            remote.close_rpc()
+    if output is not None and isinstance(result, numpy.ndarray):
+        write_array(parser, output, result)
+        return
     for line in output_lines(result):
         print(line)
 

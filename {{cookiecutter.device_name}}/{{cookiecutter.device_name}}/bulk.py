@@ -19,8 +19,9 @@ array, with sipyco's own clients and protocol:
 aqcli_{{ name }} uses them; so can an experiment or a script::
 
     from {{ name }}.bulk import download, upload
+
     upload("localhost", {{ cookiecutter.default_port }}, "upload", waveform)
-    trace = download("localhost", {{ cookiecutter.default_port }}, "acquire", 1_000_000)
+    trace = download("localhost", {{ cookiecutter.default_port }}, "acquire", [1_000_000])
 """
 
 import asyncio
@@ -124,12 +125,12 @@ async def _connected(host, port, ssl_config):
     return client
 
 
-async def upload_async(host, port, method, data, *args, parameter="",
-                       ssl_config=None, progress=None, **kwargs):
+async def upload_async(host, port, method, data, args=(), kwargs=None,
+                       *, parameter="", ssl_config=None, progress=None):
     """Call the driver's ``method`` with the array ``data`` as its first
-    argument (or as ``parameter``), sent in chunks below sipyco's limit;
-    ``progress(samples, length)`` after each chunk. Return what it
-    returns."""
+    argument (or as the keyword argument ``parameter``), then ``args`` and
+    ``kwargs``; ``data`` travels in chunks below sipyco's limit, and
+    ``progress(samples, length)`` follows each. Return what it returns."""
     data = numpy.ascontiguousarray(data)
     if data.ndim != 1:
         raise ValueError("upload takes a one-dimensional array")
@@ -141,18 +142,21 @@ async def upload_async(host, port, method, data, *args, parameter="",
             await client.chunk(index, data[start:start + step])
             if progress:
                 progress(min(start + step, len(data)), len(data))
-        return await client.commit(method, list(args), kwargs, parameter)
+        return await client.commit(method, list(args), dict(kwargs or {}),
+                                   parameter)
     finally:
         await client.close_rpc()
 
 
-async def download_async(host, port, method, *args, ssl_config=None,
-                         progress=None, **kwargs):
-    """The array the driver's ``method`` returns, read in chunks;
-    ``progress(samples, length)`` after each chunk."""
+async def download_async(host, port, method, args=(), kwargs=None, *,
+                         ssl_config=None, progress=None):
+    """The array that the driver's ``method`` returns for ``args`` and
+    ``kwargs``, read in chunks; ``progress(samples, length)`` follows
+    each."""
     client = await _connected(host, port, ssl_config)
     try:
-        length, dtype = await client.call(method, list(args), kwargs)
+        length, dtype = await client.call(method, list(args),
+                                          dict(kwargs or {}))
         result = numpy.empty(length, numpy.dtype(dtype))
         step = max(1, DOWNLOAD_CHUNK_BYTES // result.itemsize)
         for start in range(0, length, step):
@@ -165,12 +169,11 @@ async def download_async(host, port, method, *args, ssl_config=None,
         await client.close_rpc()
 
 
-def upload(host, port, method, data, *args, **kwargs):
+def upload(*arguments, **options):
     """upload_async(), from code that runs no event loop."""
-    return asyncio.run(upload_async(host, port, method, data, *args,
-                                    **kwargs))
+    return asyncio.run(upload_async(*arguments, **options))
 
 
-def download(host, port, method, *args, **kwargs):
+def download(*arguments, **options):
     """download_async(), from code that runs no event loop."""
-    return asyncio.run(download_async(host, port, method, *args, **kwargs))
+    return asyncio.run(download_async(*arguments, **options))
