@@ -25,6 +25,7 @@ PORTS = [{"transport": "serial", "driver_api": "asyncio",
 # What a port leaves as it was generated: all but the driver, the fake
 # instrument and the device tests.
 GENERIC_FILES = ["hello/aqctl_hello.py", "hello/aqcli_hello.py",
+                 "hello/bulk.py", "tests/test_contract_bulk.py",
                  "hello/mediator.py", "hello/transport.py", "device_db.py",
                  "tests/conftest.py", "tests/calls.py",
                  "tests/test_contract_driver.py",

@@ -3,9 +3,6 @@
 
 # --- The waveform memory through the controller, in chunks (bulk.py) ---
 
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-
 import numpy  # noqa: E402
 
 from conftest import NAME  # noqa: E402
@@ -47,36 +44,48 @@ def test_an_upload_cut_off_leaves_the_previous_waveform(served):
     assert numpy.array_equal(acquired, previous)
 
 
-def run_client(served, *arguments):
-    """aqcli as a user runs it, in its own process."""
-    return subprocess.run(
-        [sys.executable, "-m", f"{NAME}.aqcli_{NAME}", "-s", "127.0.0.1",
-         "-p", str(served.port){{ ", *client_ssl_arguments()" if cookiecutter.ssl }}, *arguments],
-        capture_output=True, text=True, timeout=120)
+def run_client(served, monkeypatch, capsys, *arguments):
+    """aqcli as its console script runs it: (exit code, stderr)."""
+    from {{ cookiecutter.device_name }}.aqcli_{{ cookiecutter.device_name }} import main
+
+    connection = ["-s", "127.0.0.1", "-p", str(served.port){{ ",
+                  *client_ssl_arguments()" if cookiecutter.ssl }}]
+    monkeypatch.setattr("sys.argv", [f"aqcli_{NAME}", *connection,
+                                     *arguments])
+    try:
+        main()
+        code = 0
+    except SystemExit as exit:
+        code = exit.code
+    return code, capsys.readouterr().err
 
 
 @pytest.mark.parametrize("samples, suffix", [(10_000_000, ".npy"),
                                              (1000, ".csv")])
-def test_the_client_moves_a_waveform_through_files(served, tmp_path,
-                                                   samples, suffix):
+def test_the_client_moves_a_waveform_through_files(
+        served, monkeypatch, capsys, tmp_path, samples, suffix):
     waveform = numpy.random.default_rng(samples).standard_normal(samples)
     uploaded, acquired = tmp_path / f"in{suffix}", tmp_path / f"out{suffix}"
     if suffix == ".npy":
         numpy.save(uploaded, waveform)
     else:
         numpy.savetxt(uploaded, waveform, delimiter=",")
-    result = run_client(served, "upload", str(uploaded))
-    assert result.returncode == 0, result.stderr
-    result = run_client(served, "acquire", str(samples), "-o", str(acquired))
-    assert result.returncode == 0, result.stderr
+    # Standard error may show a progress bar, and nothing else.
+    code, stderr = run_client(served, monkeypatch, capsys, "upload",
+                              str(uploaded))
+    assert code == 0 and "error" not in stderr, stderr
+    code, stderr = run_client(served, monkeypatch, capsys, "acquire",
+                              str(samples), "-o", str(acquired))
+    assert code == 0 and "error" not in stderr, stderr
     back = (numpy.load(acquired) if suffix == ".npy"
             else numpy.loadtxt(acquired, delimiter=","))
     assert numpy.array_equal(back, waveform)
 
 
-def test_an_unwritable_output_is_one_line_naming_it(served, tmp_path):
+def test_an_unwritable_output_is_one_line_naming_it(served, monkeypatch,
+                                                    capsys, tmp_path):
     path = tmp_path / "missing" / "out.npy"
-    result = run_client(served, "acquire", "3", "-o", str(path))
-    assert result.returncode == 1
-    assert result.stderr == (f"aqcli_{NAME}: error: {path}: cannot write "
-                             "it: No such file or directory\n")
+    assert run_client(served, monkeypatch, capsys, "acquire", "3", "-o",
+                      str(path)) == (1, f"aqcli_{NAME}: error: {path}: "
+                                        "cannot write it: No such file or "
+                                        "directory\n")

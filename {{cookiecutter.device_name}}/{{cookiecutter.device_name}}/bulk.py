@@ -7,7 +7,7 @@ waveform of half a million samples, and a trace of a million takes about
 a second to come back. So, for any driver method that takes or returns an
 array, with sipyco's own clients and protocol:
 
-- the controller serves, beside the driver, the target ``{{ name }}_bulk``:
+- the controller serves, beside the driver, a second target (``TARGET``):
   a ``BulkSession`` per connection, where an upload is staged in chunks
   below the limit, each checked (order, dtype, length), and handed to the
   driver method only once complete, and where an array a method returns
