@@ -4,8 +4,11 @@ Prints, measured side by side in one run: a generated controller's cold
 start to its first ping and its ping round-trip, against a minimal
 hand-written sipyco controller of the same hello device; one driver
 method's round-trip through each transport's fake instrument; returning
-1,000,000 float64 samples; and the generation time, with and without the
-post-generation checks. Needs sipyco and numpy; run from the repository:
+1,000,000 float64 samples; large arrays through the client's bulk.py, up
+and down, against the limit of the same run (pyon encode plus decode of
+the same array) and against plain Client calls; and the generation time,
+with and without the post-generation checks. Needs sipyco and numpy; run
+from the repository:
 
     python3 bench/benchmark.py [--quick]
 """
@@ -24,6 +27,12 @@ TEMPLATE = pathlib.Path(__file__).resolve().parent.parent
 # Targets of the issue that asked for this benchmark.
 WITHIN = 1.10
 GENERATION_TARGET = 2.0  # seconds, with the checks
+# Large arrays: within this factor of pyon's encode plus decode (plus a
+# process start-up for the client), and this much faster on download than
+# a plain synchronous Client, for a million samples.
+LIMIT_FACTOR = 2.0
+DOWNLOAD_SPEED_UP = 8.0
+LARGE = [1_000_000, 10_000_000]
 SAMPLES = 1_000_000
 WARM_UP = 200  # calls before the round-trips are timed
 
@@ -68,13 +77,13 @@ def free_port():
         return probe.getsockname()[1]
 
 
-def generate(folder, transport, run_checks=False):
+def generate(folder, transport, run_checks=False, *answers):
     """A project made by cookiecutter, and the seconds it took."""
     start = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "cookiecutter", "--no-input", "-f", "-o",
          str(folder), str(TEMPLATE), f"transport={transport}",
-         f"run_checks={'yes' if run_checks else 'no'}"],
+         f"run_checks={'yes' if run_checks else 'no'}", *answers],
         check=True, capture_output=True)
     return folder / "hello", time.perf_counter() - start
 
@@ -177,6 +186,113 @@ def row(name, generated, bare, unit="ms", scale=1e3):
     return ratio
 
 
+# One download in a fresh process, as an experiment makes it: its seconds.
+# (In a long-lived process, the plain Client's timing swings with the
+# allocator's state by a factor of ten or more.)
+DOWNLOAD_SCRIPT = '''
+import sys, time
+from sipyco.pc_rpc import Client
+from hello import bulk
+how, port, samples = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+client = Client("127.0.0.1", port, "hello")
+start = time.perf_counter()
+if how == "plain":
+    client.acquire(samples)
+else:
+    bulk.download("127.0.0.1", port, "acquire", [samples])
+print(time.perf_counter() - start)
+client.close_rpc()
+'''
+
+
+def download_in_a_process(project, how, port, samples):
+    result = subprocess.run(
+        [sys.executable, "-c", DOWNLOAD_SCRIPT, how, str(port),
+         str(samples)], cwd=project, check=True, capture_output=True,
+        text=True)
+    return float(result.stdout)
+
+
+def median_seconds(action, runs):
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def large_data(folder, runs):
+    """Arrays up and down through a generated client project's bulk.py and
+    aqcli, against pyon's encode plus decode of the same array and plain
+    Client calls; the targets missed."""
+    import numpy
+    from sipyco import pyon
+
+    project, _ = generate(folder / "client", "console", False,
+                          "include_client=yes")
+    sys.path.insert(0, str(project))
+    from hello import bulk
+
+    served = Served(generated_command(), project)
+    client, _ = served.first_ping()
+    misses = []
+    print("-- large data (console, --simulation): seconds, and the ratio "
+          "to pyon's encode + decode (plus aqcli's start-up for aqcli)")
+    for samples in LARGE:
+        data = numpy.random.default_rng(samples).standard_normal(samples)
+        limit = median_seconds(lambda: pyon.decode(pyon.encode(data)), runs)
+        up = median_seconds(lambda: bulk.upload(
+            "127.0.0.1", served.port, "upload", data), runs)
+        down = median_seconds(lambda: bulk.download(
+            "127.0.0.1", served.port, "acquire", [samples]), runs)
+        path = folder / "data.npy"
+        numpy.save(path, data)
+        cli = [sys.executable, "-m", "hello.aqcli_hello", "-s", "127.0.0.1",
+               "-p", str(served.port)]
+        cli_up = median_seconds(lambda: subprocess.run(
+            [*cli, "upload", str(path)], cwd=project, check=True,
+            capture_output=True), runs)
+        cli_down = median_seconds(lambda: subprocess.run(
+            [*cli, "acquire", str(samples), "-o", str(path)], cwd=project,
+            check=True, capture_output=True), runs)
+        start_up = median_seconds(lambda: subprocess.run(
+            [*cli, "--help"], cwd=project, check=True, capture_output=True),
+            runs)
+        print(f"{samples:>12,} float64: pyon encode + decode {limit:.3f} s; "
+              f"start-up of aqcli {start_up:.3f} s")
+        for name, seconds, allowed in (
+                ("bulk.upload()", up, limit),
+                ("bulk.download()", down, limit),
+                ("aqcli upload FILE", cli_up, limit + start_up),
+                ("aqcli acquire N -o FILE", cli_down, limit + start_up)):
+            print(f"{name:<30} {seconds:>8.3f} s {seconds / allowed:>6.2f}x "
+                  f"({samples * 8 / seconds / 1e6:,.0f} MB/s)")
+            if seconds > LIMIT_FACTOR * allowed:
+                misses.append(f"{name} of {samples:,} beyond "
+                              f"{LIMIT_FACTOR}x the limit")
+        if samples <= 1_000_000:
+            plain, fast = (statistics.median(
+                download_in_a_process(project, how, served.port, samples)
+                for _ in range(runs)) for how in ("plain", "bulk"))
+            print(f"{'plain Client acquire()':<30} {plain:>8.3f} s "
+                  f"{plain / limit:>6.2f}x; bulk.download() {fast:.3f} s, "
+                  f"{plain / fast:.1f}x faster (each in a fresh process)")
+            if plain / fast < DOWNLOAD_SPEED_UP:
+                misses.append(f"download of {samples:,} less than "
+                              f"{DOWNLOAD_SPEED_UP}x faster than Client")
+        try:
+            client.upload(data)
+            print(f"{'plain Client upload()':<30} accepted")
+        except Exception as error:  # the server drops the connection
+            print(f"{'plain Client upload()':<30} refused: "
+                  f"{type(error).__name__}")
+            client.close_rpc()
+            client, _ = Served.first_ping(served)
+    served.stop(client)
+    return misses
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
@@ -216,6 +332,7 @@ def main():
             if max(ratios[:2]) > WITHIN:
                 misses.append(f"{transport}: cold start or ping beyond "
                               f"{WITHIN:.2f}x the bare controller")
+        misses += large_data(folder, 3 if args.quick else 5)
         checked = [generate(folder / "checks", "console", True)[1]
                    for _ in range(3)]
         unchecked = [generate(folder / "plain", "console")[1]
