@@ -24,7 +24,7 @@ from certificates import client_ssl_arguments, controller_ssl_arguments
 pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
 
 from {{ name }}.aqcli_{{ name }} import (
-    call_arguments, get_argparser, main, output_lines)
+    call_arguments, get_argparser, main, output_lines, progress_bar)
 from {{ name }}.driver import {{ cookiecutter.__driver_class }} as Driver
 
 # A command-line word for each annotation the client types, and its value;
@@ -204,6 +204,18 @@ def test_an_array_parameter_takes_a_file_and_an_array_result_an_output(
     assert getattr(args, "client:output") == "out.npy"
     with pytest.raises(SystemExit):
         get_argparser().parse_args(["load", "in.csv", "-o", "out.npy"])
+
+
+def test_a_transfer_shows_a_progress_bar_after_half_a_second(capsys):
+    with progress_bar("quick") as progress:
+        progress(10, 10)
+    with progress_bar("slow") as progress:
+        progress(1, 10)
+        time.sleep(0.6)
+        progress(10, 10)
+    shown = capsys.readouterr().err
+    assert "quick" not in shown
+    assert "slow: 100%" in shown
 
 
 def test_results_are_lines_a_shell_script_reads():
