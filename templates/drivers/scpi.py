@@ -1,6 +1,7 @@
 {%- set cls = cookiecutter.__driver_class -%}
 {%- set def = "async def" if cookiecutter.driver_api == "asyncio" else "def" -%}
 {%- set await = "await " if cookiecutter.driver_api == "asyncio" else "" -%}
+{%- set waveform_command, acquire_command = "WAV:POIN", "ACQ:POIN" -%}
 """The driver of a SCPI-style instrument, here a power supply.
 
 The driver formats the commands and parses the replies; the transport
@@ -36,17 +37,6 @@ def _check_volts(volts):
                         f"{type(volts).__name__}")
     if not low <= volts <= high:
         raise ValueError(f"volts must be from {low} to {high}, not {volts}")
-
-
-def _checked_waveform(data):
-    """``data`` as a one-dimensional float64 array of finite samples."""
-    waveform = numpy.array(data, dtype=numpy.float64)
-    if waveform.ndim != 1:
-        raise ValueError(f"a waveform is one-dimensional, not "
-                         f"{waveform.ndim}-dimensional")
-    if not numpy.isfinite(waveform).all():
-        raise ValueError("a waveform holds finite samples only")
-    return waveform
 
 
 class {{ cls }}:
@@ -88,29 +78,7 @@ class {{ cls }}:
             return float(reply)
         except ValueError:
             raise ValueError(f"malformed reply to VOLT?: {reply!r}") from None
-
-    {{ def }} upload(self, data: numpy.ndarray):
-        """Load ``data``, float64 samples (any number of them), into the
-        waveform memory, in place of what it held."""
-        waveform = _checked_waveform(data)
-        {{ await }}self._transport.write_line(f"WAV:POIN {len(waveform)}")
-        self._waveform = waveform
-
-    {{ def }} acquire(self, n: int) -> numpy.ndarray:
-        """Acquire ``n`` float64 samples: the waveform memory, played in a
-        loop (zeros while it is empty)."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise ValueError(f"n must be a whole number of samples, not "
-                             f"{n!r}")
-        {{ await }}self._transport.write_line(f"ACQ:POIN {n}")
-        if not len(self._waveform):
-            return numpy.zeros(n)
-        return numpy.resize(self._waveform, n)
-
-    {{ def }} checksum(self) -> float:
-        """Return the sum of the samples in the waveform memory."""
-        return float(self._waveform.sum())
-
+{% include "drivers/waveform.py" %}
     {{ def }} ping(self):
         """Return True while the instrument answers ``*IDN?``, else False.
 

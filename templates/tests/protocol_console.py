@@ -20,3 +20,4 @@ def test_ping_until_closed(driver, call):
     assert call(driver.ping()) is True
     call(driver.close())
     assert call(driver.ping()) is False
+{% include "tests/protocol_waveform.py" %}

@@ -109,3 +109,4 @@ def test_ping_answers_while_a_ramp_runs(start_controller):
         ramping.close_rpc()
         pinging.close_rpc()
 {%- endif %}
+{% include "tests/protocol_waveform.py" %}

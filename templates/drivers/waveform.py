@@ -1,0 +1,26 @@
+{#- The example devices' waveform memory, included in their drivers'
+    classes: the including driver sets def, await and the two command
+    words that tell the device a waveform's and an acquisition's length. #}
+    {{ def }} upload(self, data: numpy.ndarray):
+        """Load ``data``, float64 samples (any number of them), into the
+        waveform memory, in place of what it held."""
+        waveform = numpy.array(data, dtype=numpy.float64)
+        if waveform.ndim != 1 or not numpy.isfinite(waveform).all():
+            raise ValueError("a waveform is a list of finite samples")
+        {{ await }}self._transport.write_line(f"{{ waveform_command }} {len(waveform)}")
+        self._waveform = waveform
+
+    {{ def }} acquire(self, n: int) -> numpy.ndarray:
+        """Acquire ``n`` float64 samples: the waveform memory, played in a
+        loop (zeros while it is empty)."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"n must be a whole number of samples, not "
+                             f"{n!r}")
+        {{ await }}self._transport.write_line(f"{{ acquire_command }} {n}")
+        if not len(self._waveform):
+            return numpy.zeros(n)
+        return numpy.resize(self._waveform, n)
+
+    {{ def }} checksum(self) -> float:
+        """Return the sum of the samples in the waveform memory."""
+        return float(self._waveform.sum())

@@ -1,0 +1,27 @@
+{#- The example devices' waveform memory against the fake instrument;
+    included by their protocol tests, which give the driver fixture. #}
+
+def test_a_waveform_is_acquired_in_a_loop(driver, call):
+    call(driver.upload([1.0, 2.0, 3.0]))
+    assert list(call(driver.acquire(7))) == [1, 2, 3, 1, 2, 3, 1]
+    assert call(driver.checksum()) == 6.0
+
+
+def test_acquire_gives_zeros_before_any_upload(driver, call):
+    assert list(call(driver.acquire(3))) == [0.0, 0.0, 0.0]
+    assert call(driver.checksum()) == 0.0
+
+
+@pytest.mark.parametrize("data", [[[1.0], [2.0]], [1.0, float("nan")]])
+def test_an_unusable_waveform_is_refused_and_the_last_kept(driver, call,
+                                                           data):
+    call(driver.upload([5.0]))
+    with pytest.raises(ValueError, match="a list of finite samples"):
+        call(driver.upload(data))
+    assert call(driver.checksum()) == 5.0
+
+
+@pytest.mark.parametrize("n", [-1, 2.5, True])
+def test_acquire_takes_a_whole_number_of_samples(driver, call, n):
+    with pytest.raises(ValueError, match="whole number of samples"):
+        call(driver.acquire(n))
