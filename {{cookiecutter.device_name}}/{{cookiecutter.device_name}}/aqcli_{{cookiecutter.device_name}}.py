@@ -22,7 +22,6 @@ import sys
 import typing
 
 import numpy
-from tqdm import tqdm
 
 from sipyco import common_args
 from sipyco.pc_rpc import Client, IncompatibleServer
@@ -296,6 +295,8 @@ def write_array(parser, path, array):
 def progress_bar(what):
     """progress(samples, length), drawn on standard error for transfers
     that last more than half a second."""
+    from tqdm import tqdm  # here: the other commands start without it
+
     with tqdm(desc=what, unit=" samples", unit_scale=True, delay=0.5,
               leave=False, file=sys.stderr) as bar:
         def progress(samples, length):
