@@ -28,7 +28,6 @@ import asyncio
 import inspect
 
 import numpy
-from sipyco.pc_rpc import AsyncioClient
 
 TARGET = "{{ name }}_bulk"
 # Raw bytes per upload chunk: base64 and pyon keep the request line below
@@ -120,6 +119,9 @@ async def _called(method, args, kwargs):
 
 
 async def _connected(host, port, ssl_config):
+    # Imported here: the device tests import this module without sipyco.
+    from sipyco.pc_rpc import AsyncioClient
+
     client = AsyncioClient()
     await client.connect_rpc(host, port, TARGET, ssl_config)
     return client
