@@ -45,6 +45,11 @@ def test_a_chunk_of_another_dtype_is_refused(session):
         session.chunk(0, numpy.zeros(2, numpy.int32))
 
 
+def test_only_numeric_samples_are_staged(session):
+    with pytest.raises(TypeError, match="object is not a numeric dtype"):
+        session.begin(4, "O")
+
+
 def test_a_chunk_past_the_staged_length_is_refused(session):
     session.begin(2, "<f8")
     with pytest.raises(ValueError, match="goes past the 2 samples"):

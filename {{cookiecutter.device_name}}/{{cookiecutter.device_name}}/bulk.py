@@ -58,7 +58,10 @@ class BulkSession:
                 or length < 0:
             raise ValueError(f"length must be a whole number of samples, "
                              f"not {length!r}")
-        self._staged = (numpy.empty(length, numpy.dtype(dtype)), 0, 0)
+        kind = numpy.dtype(dtype)
+        if kind.kind not in "biufc":  # what pyon carries as raw samples
+            raise TypeError(f"{kind} is not a numeric dtype")
+        self._staged = (numpy.empty(length, kind), 0, 0)
 
     def chunk(self, index: int, data):
         """Add chunk ``index`` (0, 1, ...) of the staged upload."""
