@@ -3,8 +3,8 @@
 
 sipyco's server reads a request of at most 4 MiB, and its synchronous
 Client reads a long reply in quadratic time: one call cannot carry a
-waveform of half a million samples, and a trace of a million takes about
-a second to come back. So, for any driver method that takes or returns an
+waveform of half a million samples, and a trace of a million takes
+seconds to come back. So, for any driver method that takes or returns an
 array, with sipyco's own clients and protocol:
 
 - the controller serves, beside the driver, a second target (``TARGET``):
