@@ -7,7 +7,7 @@ pass unchanged once the driver is yours."""
 import numpy
 import pytest
 
-from conftest import SIPYCO_MISSING
+from conftest import SIPYCO_MISSING, free_port
 
 pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
 from {{ name }} import bulk
@@ -68,3 +68,8 @@ def test_only_public_driver_methods_are_called(session):
     with pytest.raises(AttributeError, match="the driver has no method "
                        "'_transport'"):
         session.call("_transport", [], {})
+
+
+def test_no_controller_is_told_apart_from_a_driver_error():
+    with pytest.raises(bulk.ControllerUnreachable, match="127.0.0.1:"):
+        bulk.download("127.0.0.1", free_port(), "ping")

@@ -327,10 +327,10 @@ def call_with_arrays(parser, args, data):
                     args.server, args.port, args.command, kwargs=keywords,
                     progress=progress, **connection)
             return asyncio.run(coroutine)
-    except OSError as error:
+    except bulk.ControllerUnreachable as error:
         parser.exit(1, f"{parser.prog}: error: cannot reach the controller "
-                       f"at {args.server}:{args.port}: {error}\n")
-    except Exception as error:
+                       f"at {error}\n")
+    except Exception as error:  # the driver's own, ConnectionError too
         fail(parser, args, error)
 
 

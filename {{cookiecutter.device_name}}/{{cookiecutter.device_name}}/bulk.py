@@ -121,12 +121,20 @@ async def _called(method, args, kwargs):
     return await result if inspect.isawaitable(result) else result
 
 
+class ControllerUnreachable(ConnectionError):
+    """No controller accepted the connection: unlike a ConnectionError
+    that the driver raises, and the controller passes on."""
+
+
 async def _connected(host, port, ssl_config):
     # Imported here: the device tests import this module without sipyco.
     from sipyco.pc_rpc import AsyncioClient
 
     client = AsyncioClient()
-    await client.connect_rpc(host, port, TARGET, ssl_config)
+    try:
+        await client.connect_rpc(host, port, TARGET, ssl_config)
+    except OSError as error:
+        raise ControllerUnreachable(f"{host}:{port}: {error}") from error
     return client
 
 
