@@ -256,7 +256,6 @@ def register(environment):
         project_folder=project_folder,
         class_name=class_name,
         title_from_name=title_from_name,
-        transport_libraries=transport_libraries,
         project_dependencies=project_dependencies,
         toml_string=toml_string,
         toml_array=toml_array,

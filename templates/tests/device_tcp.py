@@ -78,9 +78,4 @@ def test_a_device_switched_off_and_on(instrument, serve):
         assert client.ping() is False
     finally:
         client.close_rpc()
-    restarted = serve(TIMEOUT)
-    client = restarted.client()
-    try:
-        assert client.ping() is True
-    finally:
-        client.close_rpc()
+    assert_a_new_controller_reaches_the_device(serve)

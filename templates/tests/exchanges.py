@@ -58,6 +58,15 @@ def serve(start_controller, device_address):
         assert code == 0, stderr
 
 
+def assert_a_new_controller_reaches_the_device(serve):
+    """What artiq_ctlmgr's restart after a failed ping() gives."""
+    client = serve(TIMEOUT).client()
+    try:
+        assert client.ping() is True
+    finally:
+        client.close_rpc()
+
+
 def test_two_rpc_clients_at_once_get_their_own_answers(serve):
     controller = serve(TIMEOUT)
     clients = [controller.client() for _ in range(2)]
