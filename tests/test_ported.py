@@ -155,7 +155,10 @@ def client_session(installed):
 def test_a_port_changes_no_generic_file(render, installations, answers):
     project = render(**answers)
     ported = installations[port_id(answers)].project
-    for path in GENERIC_FILES:
+    runtime = sorted(str(path.relative_to(project)) for path in
+                     (project / "hello" / "ndsp_runtime").rglob("*.py"))
+    assert runtime, "the generic runtime is missing"
+    for path in GENERIC_FILES + runtime:
         assert (ported / path).exists() == (project / path).exists(), path
         if (project / path).exists():
             assert (ported / path).read_bytes() == \
