@@ -20,6 +20,7 @@ from conftest import (NAME, SIPYCO_MISSING, listening_addresses,
 pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
 from sipyco import pyon
 
+from {{ name }} import aqctl_{{ name }} as controller_module
 from {{ name }}.driver import {{ cls }} as Driver
 from {{ name }}.aqctl_{{ name }} import (
     DEFAULT_PORT, DEVICE_TITLE, get_argparser, main, open_driver)
@@ -68,6 +69,47 @@ def test_verbose_shows_the_traceback(unopenable_device):
     result = run_controller("-v", "-d", unopenable_device)
     assert result.returncode == 1
     assert "Traceback" in result.stderr
+
+
+@pytest.mark.parametrize("answer", [False, None, "ok"])
+def test_a_device_that_does_not_answer_is_not_served(monkeypatch, capsys,
+                                                     answer):
+    """ping() must be True before the controller serves: else one error
+    line, exit code 1, and the device is closed."""
+    closed = []
+
+    def ping(self):
+        return answer
+
+    def close(self):
+        closed.append(self)
+
+    if inspect.iscoroutinefunction(Driver.ping):
+        monkeypatch.setattr(Driver, "ping", as_coroutine(ping))
+        monkeypatch.setattr(Driver, "close", as_coroutine(close))
+    else:
+        monkeypatch.setattr(Driver, "ping", ping)
+        monkeypatch.setattr(Driver, "close", close)
+
+    def serve(*args):
+        pytest.fail("the controller served a device that does not answer")
+
+    monkeypatch.setattr(controller_module, "serve", serve)
+    monkeypatch.setattr("sys.argv", [f"aqctl_{NAME}", "--simulation"])
+    with pytest.raises(SystemExit) as exit:
+        main()
+    assert exit.value.code == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line == (f"aqctl_{NAME}: error: cannot open the simulated "
+                    f"device: it does not answer: ping() returned "
+                    f"{answer!r}")
+    assert len(closed) == 1
+
+
+def as_coroutine(function):
+    async def coroutine(*args):
+        return function(*args)
+    return coroutine
 
 
 def test_device_options_are_in_the_help():

@@ -125,6 +125,14 @@ def targets(driver):
     return targets
 
 
+{{ "def check_answers(driver, loop):" if asyncio else "def check_answers(driver):" }}
+    """Raise unless the driver's ping() is True."""
+    alive = {{ "loop.run_until_complete(driver.ping())" if asyncio else "driver.ping()" }}
+    if alive is not True:
+        raise ConnectionError(f"it does not answer: ping() returned "
+                              f"{alive!r}")
+
+
 class ResetIsNoError(logging.Filter):
     """sipyco logs, with a traceback, a client that resets its connection
     while the server stops, as an SSL client that asked terminate does;
@@ -173,13 +181,18 @@ def main():
     # serve on a fresh one and asyncio drivers would break (artiq#1938).
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    device = ("the simulated device" if args.simulation
+              else f"device {args.device!r}")
     try:
         # Whatever fails while opening: a missing library, a wrong address,
         # a device that does not answer.
-        with one_error_line(parser, f"cannot open device {args.device!r}",
-                            Exception):
+        with one_error_line(parser, f"cannot open {device}", Exception):
             driver = {{ "loop.run_until_complete(open_driver(args))" if asyncio else "open_driver(args)" }}
         try:
+            # Serve only a device that answers: pyvisa-py, for one, opens
+            # a TCP resource where nothing listens without an error.
+            with one_error_line(parser, f"cannot open {device}", Exception):
+                check_answers(driver{{ ", loop" if asyncio }})
             with one_error_line(parser, f"cannot serve on port {args.port}",
                                 OSError):
                 serve(driver, args, loop)
