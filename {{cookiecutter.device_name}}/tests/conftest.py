@@ -28,11 +28,16 @@ SIPYCO_MISSING = ("sipyco is not installed: this test runs the controller "
                   "over the real sipyco (see README.md)")
 
 
+# The controller's own: it closes the device once, on exit.
+NOT_REMOTE = {"close"}
+
+
 def public_methods(cls):
-    """The methods sipyco serves and lists, by name: all but _private."""
+    """The methods the controller serves and lists, by name: all but
+    _private ones and close()."""
     return {name: method
             for name, method in inspect.getmembers(cls, inspect.isfunction)
-            if not name.startswith("_")}
+            if not name.startswith("_") and name not in NOT_REMOTE}
 
 
 def free_port():
@@ -64,15 +69,16 @@ class Controller:
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env=env)
 
-    def client(self, target=NAME, host="127.0.0.1"):
-        """A sipyco client, once the controller listens."""
+    def client(self, target=NAME, host="127.0.0.1", timeout=None):
+        """A sipyco client, once the controller listens; ``timeout``:
+        seconds it waits for each reply."""
         from sipyco.pc_rpc import Client
 
         ssl_config = {{ "client_ssl_config()" if ssl else "None" }}
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while True:
             try:
-                return Client(host, self.port, target,
+                return Client(host, self.port, target, timeout=timeout,
                               ssl_config=ssl_config)
             except ConnectionRefusedError:
                 if self.process.poll() is not None:
@@ -82,9 +88,9 @@ class Controller:
                     pytest.fail("the controller never listened")
                 time.sleep(0.05)
 
-    def ping(self):
+    def ping(self, timeout=None):
         """The driver's ping(), through a client of its own."""
-        client = self.client()
+        client = self.client(timeout=timeout)
         try:
             return client.ping()
         finally:
@@ -121,6 +127,41 @@ def raw_connection(port):
 {%- else %}
     return connection
 {%- endif %}
+
+
+class RawClient:
+    """sipyco's protocol spoken by hand, to send what no sipyco client
+    sends: requests in pyon v1, calls of names it does not list."""
+
+    def __init__(self, port, target=NAME, features=("pyon_v2",),
+                 then=()):
+        """Connect to ``target``, announcing ``features``, and send the
+        lines ``then`` at once, as a client that does not wait to be
+        accepted would."""
+        self.connection = raw_connection(port)
+        self.lines = self.connection.makefile("rb")
+        self.connection.sendall(b"ARTIQ pc_rpc\n")
+        self.identification = self.lines.readline()
+        self.connection.sendall(b"".join(
+            line + b"\n" for line in
+            [" ".join([target, *features]).encode(), *then]))
+        self.methods = self.lines.readline()  # b"" when refused
+
+    def send(self, line):
+        self.connection.sendall(line + b"\n")
+
+    def call(self, name, *args, **kwargs):
+        """The decoded reply to a call of ``name``."""
+        from sipyco import pyon
+
+        self.send(pyon.encode({"action": "call", "name": name,
+                               "args": list(args), "kwargs": kwargs}
+                              ).encode())
+        return pyon.decode(self.lines.readline().decode())
+
+    def close(self):
+        self.lines.close()
+        self.connection.close()
 
 
 def listening_addresses(port):

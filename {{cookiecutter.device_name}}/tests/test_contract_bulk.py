@@ -7,7 +7,7 @@ pass unchanged once the driver is yours."""
 import numpy
 import pytest
 
-from conftest import SIPYCO_MISSING, free_port
+from conftest import SIPYCO_MISSING, RawClient, free_port
 
 pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
 from {{ name }} import bulk
@@ -64,10 +64,32 @@ def test_an_incomplete_upload_never_reaches_the_driver(session):
         session.commit("ping", [], {})
 
 
-def test_only_public_driver_methods_are_called(session):
-    with pytest.raises(AttributeError, match="the driver has no method "
-                       "'_transport'"):
-        session.call("_transport", [], {})
+NOT_SERVED = ["close", "_transport", "__setattr__", "__init__", "__class__"]
+
+
+@pytest.mark.parametrize("name", NOT_SERVED)
+def test_only_public_driver_methods_are_called_through_bulk(session, served,
+                                                            name):
+    with pytest.raises(AttributeError, match=f"{name!r} is not a method "
+                       "this controller serves"):
+        session.call(name, [], {})
+    session.begin(1, "<f8")
+    session.chunk(0, numpy.zeros(1))
+    with pytest.raises(AttributeError, match=f"{name!r} is not a method "
+                       "this controller serves"):
+        session.commit(name, [], {})
+    assert served.ping() is True
+
+
+@pytest.mark.parametrize("name", ["__setattr__", "_staged", "_driver"])
+def test_the_bulk_session_serves_its_public_methods_only(served, name):
+    client = RawClient(served.port, target=bulk.TARGET)
+    try:
+        reply = client.call(name, "_driver", None)
+    finally:
+        client.close()
+    assert reply["status"] == "failed"
+    assert reply["exception"]["class"] == "AttributeError"
 
 
 def test_no_controller_is_told_apart_from_a_driver_error():

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import (NAME, SIPYCO_MISSING, listening_addresses,
+from conftest import (NAME, SIPYCO_MISSING, RawClient, listening_addresses,
                       public_methods, raw_connection, run_controller)
 
 pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
@@ -143,7 +143,7 @@ def test_every_driver_method_is_listed_with_its_docstring(served):
         methods = client.get_rpc_method_list()["methods"]
     finally:
         client.close_rpc()
-    assert set(public_methods(Driver)) | {"terminate"} <= set(methods)
+    assert set(methods) == set(public_methods(Driver)) | {"terminate"}
     for name in public_methods(Driver):
         _, docstring = methods[name]
         assert docstring, f"{name}() has no docstring for sipyco_rpctool"
@@ -244,6 +244,72 @@ def test_eight_clients_at_once_each_get_every_reply(served):
     with ThreadPoolExecutor(8) as pool:
         replies = list(pool.map(five_hundred_calls, range(8)))
     assert replies == [[True] * 500] * 8
+
+
+# What pyon v1, which is eval, would run: a file made, a frozen controller.
+def eval_requests(marker):
+    return [f"__import__('pathlib').Path({str(marker)!r}).touch()".encode(),
+            b"10**10**7"]
+
+
+def test_a_client_without_pyon_v2_is_refused_and_nothing_it_sends_runs(
+        start_controller, tmp_path):
+    """sipyco decodes the requests of a client that does not announce
+    pyon_v2 with eval: the controller refuses it, in one log line, and
+    goes on serving."""
+    controller = start_controller("--simulation")
+    assert controller.ping() is True
+    marker = tmp_path / "ran"
+    old = RawClient(controller.port, features=(),
+                    then=eval_requests(marker))
+    try:
+        assert old.methods == b"", "a pyon v1 client was served"
+    finally:
+        old.close()
+    # Not frozen by 10**10**7: a ping answers within a second.
+    assert controller.ping(timeout=1.0) is True
+    assert not marker.exists()
+    code, _, stderr = controller.terminate_over_rpc()
+    assert code == 0, stderr
+    refusals = [line for line in stderr.splitlines() if "pyon_v2" in line]
+    assert len(refusals) == 1, stderr
+    assert "--allow-pyon-v1" in refusals[0]
+    assert "Traceback" not in stderr
+
+
+def test_allow_pyon_v1_serves_an_old_client(start_controller):
+    from sipyco import pyon_v1
+
+    controller = start_controller("--simulation", "--allow-pyon-v1")
+    assert controller.ping() is True  # it listens
+    call = {"action": "call", "name": "ping", "args": [], "kwargs": {}}
+    old = RawClient(controller.port, features=(),
+                    then=[pyon_v1.encode(call).encode()])
+    try:
+        assert old.methods, "--allow-pyon-v1 refused a pyon v1 client"
+        reply = pyon_v1.decode(old.lines.readline().decode())
+    finally:
+        old.close()
+    assert reply == {"status": "ok", "ret": True}
+
+
+# Names a request may give that are not the driver's public methods.
+NOT_SERVED = ["close", "__setattr__", "__init__", "__class__",
+              "__getattribute__", "__reduce_ex__", "_names", "__dict__"]
+
+
+@pytest.mark.parametrize("name", NOT_SERVED)
+def test_only_the_drivers_public_methods_can_be_called(served, name):
+    client = RawClient(served.port)
+    try:
+        reply = client.call(name, "_transport", None)
+    finally:
+        client.close()
+    assert reply["status"] == "failed", reply
+    assert reply["exception"]["class"] == "AttributeError"
+    assert "is not a method this controller serves" in \
+        reply["exception"]["message"]
+    assert served.ping() is True
 
 
 def test_device_db_entry_starts_this_controller():

@@ -13,7 +13,6 @@ import logging
 import socket
 
 from sipyco import common_args
-from sipyco.pc_rpc import simple_server_loop
 {%- if rexec %}
 from sipyco.remote_exec import RemoteExecServer
 {%- endif %}
@@ -23,6 +22,7 @@ from sipyco.tools import SimpleSSLConfig
 
 from . import {{ "bulk, " if bulk }}simulation, transport
 from .driver import {{ cls }}
+from .ndsp_runtime import limits, server
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ def get_argparser():
     parser.set_defaults(device_options=device_options)
 
     common_args.simple_network_args(parser, DEFAULT_PORT{{ ", ssl=True" if ssl }})
+    limits.add_arguments(parser)
     common_args.verbosity_args(parser)
     return parser
 
@@ -115,12 +116,14 @@ def targets(driver):
     # takes no loop=, with which asyncio drivers would break, and no SSL).
     namespace = {"controller_driver": driver}
     namespace["controller_initial_namespace"] = namespace
-    targets["{{ name }}_rexec"] = lambda: RemoteExecServer(namespace)
+    targets["{{ name }}_rexec"] = server.PerConnection(
+        lambda account: RemoteExecServer(namespace))
 {%- endif %}
 {%- if bulk %}
     # Large arrays, in chunks (bulk.py): a session per connection, so that
     # an upload cut off ends with its connection.
-    targets[bulk.TARGET] = lambda: bulk.BulkSession(driver)
+    targets[bulk.TARGET] = server.PerConnection(
+        lambda account: bulk.BulkSession(driver, account))
 {%- endif %}
     return targets
 
@@ -133,35 +136,19 @@ def targets(driver):
                               f"{alive!r}")
 
 
-class ResetIsNoError(logging.Filter):
-    """sipyco logs, with a traceback, a client that resets its connection
-    while the server stops, as an SSL client that asked terminate does;
-    the client went away, which is no error of the controller's."""
-
-    def filter(self, record):
-        return not (record.exc_info
-                    and isinstance(record.exc_info[1], ConnectionResetError))
-
-
 def serve(driver, args, loop):
     """Serve the driver until terminate, Ctrl-C, SIGTERM or SIGHUP."""
-    logging.getLogger("sipyco.tools").addFilter(ResetIsNoError())
-    try:
-        simple_server_loop(
-            targets(driver), bind_addresses(args), args.port,
-            description=DEVICE_TITLE,
+    server.serve(
+        targets(driver), bind_addresses(args), args.port,
+        description=DEVICE_TITLE, limits=limits.from_arguments(args),
 {%- if asyncio %}
-            # Calls may overlap: a long one must not block ping().
-            allow_parallel=True,
+        # Calls may overlap: a long one must not block ping().
+        allow_parallel=True,
 {%- endif %}
 {%- if ssl %}
-            ssl_config=args.ssl and SimpleSSLConfig(*args.ssl),
+        ssl_config=args.ssl and SimpleSSLConfig(*args.ssl),
 {%- endif %}
-            loop=loop)
-    except ConnectionResetError:
-        # Raised again by sipyco's stop() (see ResetIsNoError): the
-        # server has stopped all the same.
-        logger.debug("a client reset its connection", exc_info=True)
+        loop=loop)
 
 
 def main():

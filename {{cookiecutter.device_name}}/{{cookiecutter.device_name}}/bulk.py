@@ -29,6 +29,9 @@ import inspect
 
 import numpy
 
+from .ndsp_runtime.limits import check_array
+from .ndsp_runtime.surface import remote_methods
+
 TARGET = "{{ name }}_bulk"
 # Raw bytes per upload chunk: base64 and pyon keep the request line below
 # the server's 4 MiB.
@@ -38,17 +41,21 @@ DOWNLOAD_CHUNK_BYTES = 16 * 1024 * 1024
 
 
 class BulkSession:
-    """Staged uploads and kept results for one connection's calls."""
+    """Staged uploads and kept results for one connection's calls, held
+    in its memory account (ndsp_runtime.limits): an array over the
+    controller's limits is refused before it is staged or kept."""
 
-    def __init__(self, driver):
+    def __init__(self, driver, account):
         self._driver = driver
+        self._account = account
+        self._methods = frozenset(remote_methods(driver))
         self._staged = None  # (array, samples received, next chunk index)
         self._result = None
 
     def _method(self, name):
-        if name.startswith("_") or not callable(
-                getattr(self._driver, name, None)):
-            raise AttributeError(f"the driver has no method {name!r}")
+        if name not in self._methods:
+            raise AttributeError(f"{name!r} is not a method this "
+                                 "controller serves")
         return getattr(self._driver, name)
 
     def begin(self, length: int, dtype: str):
@@ -61,6 +68,10 @@ class BulkSession:
         kind = numpy.dtype(dtype)
         if kind.kind not in "biufc":  # what pyon carries as raw samples
             raise TypeError(f"{kind} is not a numeric dtype")
+        self._drop_staged()
+        what = f"an upload of {length} samples of {kind}"
+        check_array(self._account.limits, length * kind.itemsize, what)
+        self._account.hold("upload", length * kind.itemsize, what)
         self._staged = (numpy.empty(length, kind), 0, 0)
 
     def chunk(self, index: int, data):
@@ -89,7 +100,7 @@ class BulkSession:
         if self._staged is None:
             raise RuntimeError("no upload is staged: call begin() first")
         array, received, _ = self._staged
-        self._staged = None  # committed or refused, it is used once
+        self._drop_staged()  # committed or refused, it is used once
         if received != len(array):
             raise ValueError(f"the upload holds {received} of its "
                              f"{len(array)} samples: nothing was passed "
@@ -102,10 +113,14 @@ class BulkSession:
     async def call(self, method: str, args: list, kwargs: dict):
         """Call ``method`` and keep the array it returns, for fetch();
         return its length and dtype."""
+        self._drop_result()
         result = numpy.ascontiguousarray(
             await _called(self._method(method), args, kwargs))
         if result.ndim != 1:
             raise TypeError(f"{method} returned no one-dimensional array")
+        what = f"the array {method}() returned"
+        check_array(self._account.limits, result.nbytes, what)
+        self._account.hold("result", result.nbytes, what)
         self._result = result
         return len(result), result.dtype.str
 
@@ -113,7 +128,19 @@ class BulkSession:
         """Samples ``start`` to ``stop`` of the array kept by call()."""
         if self._result is None:
             raise RuntimeError("no result is kept: call call() first")
+        for bound in (start, stop):
+            if isinstance(bound, bool) or not isinstance(bound, int):
+                raise TypeError(f"start and stop are sample numbers, not "
+                                f"{bound!r}")
         return self._result[start:stop]
+
+    def _drop_staged(self):
+        self._staged = None
+        self._account.release("upload")
+
+    def _drop_result(self):
+        self._result = None
+        self._account.release("result")
 
 
 async def _called(method, args, kwargs):
