@@ -13,11 +13,6 @@ import dataclasses
 MIB = 1024 * 1024
 
 
-class LimitExceeded(ValueError):
-    """A request would take more than a limit allows; it was refused and
-    nothing was changed."""
-
-
 @dataclasses.dataclass(frozen=True)
 class Limits:
     """The controller's limits (see add_arguments for what each means)."""
@@ -103,10 +98,10 @@ def from_arguments(args):
 
 
 def check_array(limits, nbytes, what):
-    """Raise LimitExceeded if an array of ``nbytes`` is over the largest
+    """Raise ValueError if an array of ``nbytes`` is over the largest
     a call may upload or return."""
     if nbytes > limits.max_array_bytes:
-        raise LimitExceeded(
+        raise ValueError(
             f"{what} is {mib(nbytes)}, more than the "
             f"{mib(limits.max_array_bytes)} an array may be (the "
             f"controller's --max-array-mib)")
@@ -147,17 +142,18 @@ class Account:
 
     def hold(self, purpose, nbytes, what):
         """Hold ``nbytes`` for ``purpose`` in place of what it held; raise
-        LimitExceeded, changing nothing, if that is over a limit. ``what``
-        names the request in the error."""
+        ValueError, changing nothing, if that is over a limit. ``what``
+        names the request in the error. A ValueError, as every refusal
+        here: sipyco gives a client built-in exceptions as they are."""
         limits = self._budget.limits
         change = nbytes - self._held.get(purpose, 0)
         if self.held + change > limits.max_connection_bytes:
-            raise LimitExceeded(
+            raise ValueError(
                 f"{what} needs {mib(nbytes)}, and this connection may hold "
                 f"{mib(limits.max_connection_bytes)} in all (the "
                 f"controller's --max-connection-mib)")
         if self._budget.held + change > limits.max_total_bytes:
-            raise LimitExceeded(
+            raise ValueError(
                 f"{what} needs {mib(nbytes)}, and the controller holds "
                 f"{mib(self._budget.held)} of its "
                 f"{mib(limits.max_total_bytes)} for all connections "

@@ -20,17 +20,20 @@ most one every few seconds of each kind, for a client that misbehaves.
 """
 
 import asyncio
+import base64
 import collections
 import contextlib
+import json
 import logging
 import time
 
+import numpy
 from sipyco import keepalive, pyon, pyon_v1
 from sipyco.packed_exceptions import current_exc_packed
 from sipyco.pc_rpc import Server
 from sipyco.tools import SignalHandler
 
-from .limits import LimitExceeded, MemoryBudget, check_array
+from .limits import MemoryBudget, check_array
 from .surface import Surface
 
 logger = logging.getLogger(__name__)
@@ -86,8 +89,10 @@ class Connection:
         self._reply_ends = collections.deque()  # stream offsets
 
     def write(self, reply):
-        self.writer.write(reply)
-        self._written += len(reply)
+        """Send ``reply``, a line in pieces of bytes."""
+        for piece in reply:
+            self.writer.write(piece)
+            self._written += len(piece)
         self._reply_ends.append(self._written)
 
     def unread_replies(self):
@@ -208,7 +213,7 @@ class GuardedServer(Server):
             self.report.warning("not sipyco", "closed the connection from "
                                 "%s: not a sipyco client", connection.peer)
             raise ClientGone
-        connection.write(self._identification())
+        connection.write([self._identification()])
         line = await self._line(connection, timeout, "named no target")
         try:
             target_name, *features = line.decode().rstrip("\n").split(" ")
@@ -221,7 +226,7 @@ class GuardedServer(Server):
                           else (pyon_v1.encode, pyon_v1.decode))
         target = self._target(connection, target_name)
         methods = {*target, "terminate"}
-        connection.write((encode(methods) + "\n").encode())
+        connection.write([(encode(methods) + "\n").encode()])
         return target, encode, decode
 
     def _identification(self):
@@ -291,23 +296,25 @@ class GuardedServer(Server):
             "sent nothing while holding memory (--idle-timeout)")
 
     async def _reply(self, target, request, encode):
-        """The encoded reply line to ``request``, as sipyco's server
-        gives it, or None when a call raised SystemExit."""
+        """The reply to ``request``, encoded as sipyco's server encodes it,
+        in pieces of bytes; None when a call raised SystemExit."""
         try:
             self._check(target, request)
             result = await self._process_action(target, request)
             self._check_result(request, result)
-            return (encode({"status": "ok", "ret": result})
-                    + "\n").encode()
+            if encode is pyon.encode and is_plain_array(result):
+                return array_reply(result)
+            return [(encode({"status": "ok", "ret": result})
+                     + "\n").encode()]
         except asyncio.CancelledError:
             raise
         except SystemExit:
             self._terminate_request.set()
             return None
         except Exception:
-            return (encode({"status": "failed",
-                            "exception": current_exc_packed()})
-                    + "\n").encode()
+            return [(encode({"status": "failed",
+                             "exception": current_exc_packed()})
+                     + "\n").encode()]
 
     def _check(self, target, request):
         if not isinstance(request, dict) or "action" not in request:
@@ -334,11 +341,12 @@ class GuardedServer(Server):
         closed."""
         try:
             connection.account.hold(
-                "replies", connection.unsent_bytes() + len(reply), "a reply")
-        except LimitExceeded:
-            reply = (encode({"status": "failed",
-                             "exception": current_exc_packed()})
-                     + "\n").encode()
+                "replies", connection.unsent_bytes() + sum(map(len, reply)),
+                "a reply")
+        except ValueError:  # over a memory limit: say so instead
+            reply = [(encode({"status": "failed",
+                              "exception": current_exc_packed()})
+                      + "\n").encode()]
         connection.write(reply)
         deadline = time.monotonic() + self.limits.idle_timeout
         while connection.unread_replies() > self.limits.max_unread_replies:
@@ -350,6 +358,24 @@ class GuardedServer(Server):
                     self.limits.idle_timeout)
                 raise ClientGone
             await asyncio.sleep(UNREAD_POLL)
+
+
+def is_plain_array(result):
+    """A NumPy array that pyon encodes as its raw samples."""
+    return isinstance(result, numpy.ndarray) and result.dtype.kind != "O"
+
+
+def array_reply(array):
+    """The reply line that pyon v2 encodes for ``array`` as a result, in
+    three pieces: its samples' base64 is never copied into a string, which
+    would hold several times the array at once."""
+    stand_in = {"status": "ok", "ret": {
+        "__jsonclass__": ["nparray", [list(array.shape), array.dtype.str,
+                                      ""]]}}
+    line = json.dumps(stand_in, separators=(",", ":"))
+    split = line.rindex('""') + 1  # between the quotes of the samples
+    samples = base64.b64encode(numpy.ascontiguousarray(array).data)
+    return [line[:split].encode(), samples, line[split:].encode() + b"\n"]
 
 
 def _libc():
