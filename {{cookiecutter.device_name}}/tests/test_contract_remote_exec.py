@@ -10,7 +10,7 @@ import pathlib
 
 import pytest
 
-from conftest import NAME, SIPYCO_MISSING
+from conftest import NAME, SIPYCO_MISSING, RawClient
 
 pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
 
@@ -38,6 +38,20 @@ def test_code_runs_in_the_controllers_process(served):
     finally:
         rexec.close_rpc()
     assert os.getpid() != served.process.pid
+
+
+@pytest.mark.parametrize("name", ["__init__", "__setattr__", "namespace"])
+def test_the_target_serves_its_methods_only(served, name):
+    """Remote execution runs any code a client sends, by design (keep
+    such a controller on a trusted network); its other attributes are
+    not served."""
+    client = RawClient(served.port, target=f"{NAME}_rexec")
+    try:
+        reply = client.call(name, {})
+    finally:
+        client.close()
+    assert reply["status"] == "failed"
+    assert reply["exception"]["class"] == "AttributeError"
 
 
 def test_the_device_db_names_the_aux_target():
