@@ -14,13 +14,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import (NAME, SIPYCO_MISSING, RawClient, listening_addresses,
-                      public_methods, raw_connection, run_controller)
+from conftest import (CONTROLLER_MODULE, NAME, SIPYCO_MISSING, RawClient,
+                      listening_addresses, public_methods, raw_connection,
+                      run_controller)
 
 pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
 from sipyco import pyon
 
-from {{ name }} import aqctl_{{ name }} as controller_module
 from {{ name }}.driver import {{ cls }} as Driver
 from {{ name }}.aqctl_{{ name }} import (
     DEFAULT_PORT, DEVICE_TITLE, get_argparser, main, open_driver)
@@ -94,7 +94,7 @@ def test_a_device_that_does_not_answer_is_not_served(monkeypatch, capsys,
     def serve(*args):
         pytest.fail("the controller served a device that does not answer")
 
-    monkeypatch.setattr(controller_module, "serve", serve)
+    monkeypatch.setattr(f"{CONTROLLER_MODULE}.serve", serve)
     monkeypatch.setattr("sys.argv", [f"aqctl_{NAME}", "--simulation"])
     with pytest.raises(SystemExit) as exit:
         main()
@@ -282,7 +282,7 @@ def test_allow_pyon_v1_serves_an_old_client(start_controller):
 
     controller = start_controller("--simulation", "--allow-pyon-v1")
     assert controller.ping() is True  # it listens
-    call = {"action": "call", "name": "ping", "args": [], "kwargs": {}}
+    call = dict(action="call", name="ping", args=[], kwargs={})
     old = RawClient(controller.port, features=(),
                     then=[pyon_v1.encode(call).encode()])
     try:
