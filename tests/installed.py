@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import importlib.util
 import os
+import pathlib
 import re
 import shutil
 import site
@@ -55,21 +56,18 @@ class Installed:
     and the sdist unpacked: its tests run from there, as from a download.
 
     The environment sees the packages this test run sees (sipyco if any,
-    pytest), as one made with --system-site-packages sees the system's.
+    pytest, ARTIQ however installed), as one made with
+    --system-site-packages sees the system's.
     """
 
     def __init__(self, answers, project, folder):
         self.answers = answers
         self.sdist, self.wheel = build(project, folder / "dist")
-        with tarfile.open(self.sdist) as archive:
-            archive.extractall(folder / "unpacked", filter="data")
+        unpack(self.sdist, folder / "unpacked")
         self.project = folder / "unpacked" / "hello-0.1.0"
         self.venv = folder / "venv"
-        check(run_python("-m", "venv", "--without-pip", str(self.venv)))
-        self.python = self.venv / "bin" / "python"
-        [site_packages] = self.venv.glob("lib/python*/site-packages")
-        (site_packages / "test-run.pth").write_text(
-            "\n".join(site.getsitepackages()) + "\n")
+        self.python, site_packages = virtual_environment(
+            self.venv, site_folders())
         # With sipyco at hand, pip checks the dependencies as for a user.
         wanted = ([f"{self.wheel}[test]"] if HAS_SIPYCO
                   else ["--no-deps", str(self.wheel)])
@@ -112,6 +110,47 @@ class Installed:
         if self.answers["include_client"]:
             names.append("aqcli_hello")
         return names
+
+
+def unpack(archive, folder):
+    """Extract the tar ``archive`` into ``folder``, refusing first, with
+    ValueError, any member but a file or folder inside it: what tarfile's
+    "data" filter refuses, on Pythons that lack it too (before 3.11.4,
+    Debian 12's 3.11.2 among them). An sdist holds nothing else."""
+    folder = pathlib.Path(folder).resolve()
+    with tarfile.open(archive) as tar:
+        members = tar.getmembers()
+        for member in members:
+            target = (folder / member.name).resolve()
+            if not (member.isfile() or member.isdir()) or \
+                    not target.is_relative_to(folder):
+                raise ValueError(f"{archive}: {member.name!r} is not a file "
+                                 "or folder inside the archive's folder")
+        safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+        tar.extractall(folder, members, **safe)
+
+
+def site_folders():
+    """Where this Python finds installed packages: its site-packages (a
+    virtual environment's and, with --system-site-packages, its base's)
+    and the user's."""
+    folders = site.getsitepackages()
+    if site.ENABLE_USER_SITE:
+        folders.append(site.getusersitepackages())
+    return [folder for folder in folders if os.path.isdir(folder)]
+
+
+def virtual_environment(folder, sees):
+    """A virtual environment without pip (``pip --python`` installs into
+    it) that sees, after its own, the packages of the site folders
+    ``sees`` as Python sees its own: their .pth files processed, so that a
+    package installed editable or listed in a .pth file (ARTIQ's source
+    tree, say) is found too. Its python, and its own site-packages."""
+    check(run_python("-m", "venv", "--without-pip", str(folder)))
+    [site_packages] = folder.glob("lib/python*/site-packages")
+    (site_packages / "test-run.pth").write_text("".join(
+        f"import site; site.addsitedir({str(path)!r})\n" for path in sees))
+    return folder / "bin" / "python", site_packages
 
 
 def build(project, folder):
