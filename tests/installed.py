@@ -4,6 +4,7 @@ that its artiq_ctlmgr test takes."""
 
 import contextlib
 import fcntl
+import importlib.metadata
 import importlib.util
 import os
 import pathlib
@@ -14,6 +15,9 @@ import socket
 import subprocess
 import tarfile
 import time
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from conftest import HAS_SIPYCO, run_python
 
@@ -60,14 +64,16 @@ class Installed:
     --system-site-packages sees the system's.
     """
 
-    def __init__(self, answers, project, folder):
+    def __init__(self, answers, project, folder, sees=None):
+        """``sees``: the site folders the environment sees besides its
+        own; by default, this test run's (site_folders())."""
         self.answers = answers
         self.sdist, self.wheel = build(project, folder / "dist")
         unpack(self.sdist, folder / "unpacked")
         self.project = folder / "unpacked" / "hello-0.1.0"
         self.venv = folder / "venv"
         self.python, site_packages = virtual_environment(
-            self.venv, site_folders())
+            self.venv, site_folders() if sees is None else sees)
         # With sipyco at hand, pip checks the dependencies as for a user.
         wanted = ([f"{self.wheel}[test]"] if HAS_SIPYCO
                   else ["--no-deps", str(self.wheel)])
@@ -151,6 +157,47 @@ def virtual_environment(folder, sees):
     (site_packages / "test-run.pth").write_text("".join(
         f"import site; site.addsitedir({str(path)!r})\n" for path in sees))
     return folder / "bin" / "python", site_packages
+
+
+def expose(requirements, folder):
+    """A site folder holding only the distributions of this Python that
+    ``requirements`` name, and the ones these require in turn (extras and
+    markers evaluated here), as links to where they are installed: what
+    pip would install for ``requirements``, without a download. (A folder
+    that several distributions share, a namespace package's, comes
+    whole.) PackageNotFoundError names a distribution this Python lacks."""
+    folder.mkdir(parents=True)
+    done = set()
+    pending = [Requirement(text) for text in requirements]
+    while pending:
+        requirement = pending.pop()
+        distribution = importlib.metadata.distribution(requirement.name)
+        for extra in {"", *requirement.extras}:
+            if (canonicalize_name(requirement.name), extra) in done:
+                continue
+            done.add((canonicalize_name(requirement.name), extra))
+            pending += [needed for needed in map(
+                Requirement, distribution.requires or [])
+                if not needed.marker or needed.marker.evaluate(
+                    {"extra": extra})]
+        link_top_level(distribution, folder)
+    return folder
+
+
+def link_top_level(distribution, folder):
+    """Links in ``folder`` to the distribution's top-level files and
+    folders in its site folder (its .pth files and import hooks among
+    them, if installed editable); not to its scripts."""
+    if distribution.files is None:
+        raise ValueError(f"{distribution.metadata['Name']}: installed "
+                         "without a RECORD, its files are unknown")
+    site_folder = pathlib.Path(distribution.locate_file(""))
+    tops = {path.parts[0] for path in distribution.files
+            if not path.is_absolute() and path.parts[0] != ".."}
+    for top in tops - {"__pycache__"}:
+        link = folder / top
+        if (site_folder / top).exists() and not link.exists():
+            link.symlink_to(site_folder / top)
 
 
 def build(project, folder):
