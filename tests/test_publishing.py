@@ -100,7 +100,8 @@ def test_the_flake_parses_and_names_the_project(tmp_path, answers):
         (metadata["name"], metadata["version"])
     assert package["pythonImportsCheck"] == ["hello"]
     dependencies = [item["pname"] for item in package["dependencies"]]
-    assert dependencies == metadata["dependencies"] + (
+    assert dependencies == [
+        Requirement(text).name for text in metadata["dependencies"]] + (
         ["artiq"] if answers["include_mediator"] else [])
     assert "aqctl_hello" in metadata["scripts"]
     assert flake["app"] == {"type": "app",
@@ -113,6 +114,38 @@ def test_the_flake_parses_and_names_the_project(tmp_path, answers):
                               *ndsp_extensions.TEST_LIBRARIES.get(
                                   answers["transport"], [])}
     assert openssl == {"pname": "openssl"}
+
+
+# What the generated code needs of sipyco: the feature negotiation
+# (pyon_v2) that its server relies on arrived in 1.10, SSL in 1.9; ARTIQ's
+# release-8 pins 1.8.
+SIPYCO_LACKING = ["1.8", "1.9"]
+SIPYCO_NEEDED = "1.10"
+
+
+def test_the_project_requires_the_sipyco_its_code_needs(render):
+    """By name with a version, never a git+ URL (nix builds break)."""
+    project = render()
+    [sipyco] = [Requirement(text) for text in
+                pyproject(project)["project"]["dependencies"]
+                if Requirement(text).name == "sipyco"]
+    assert sipyco.url is None
+    assert SIPYCO_NEEDED in sipyco.specifier
+    assert not [version for version in SIPYCO_LACKING
+                if version in sipyco.specifier]
+    install = (project / "README.md").read_text().split(
+        "## Install\n", 1)[1].split("\n## ", 1)[0]
+    assert f"sipyco {SIPYCO_NEEDED} or newer" in install
+
+
+def test_the_flake_follows_an_artiq_whose_sipyco_is_new_enough(render):
+    """The ARTIQ flake's master, whose sipyco is 1.10 or newer: no hint
+    to follow a release branch, none of which has it yet."""
+    text = (render() / "flake.nix").read_text()
+    assert '  inputs.artiq.url = "git+https://github.com/m-labs/artiq.git";' \
+        in text
+    assert "?ref=" not in text
+    assert f"sipyco {SIPYCO_NEEDED} or newer" in text
 
 
 @NEEDS_NIX
