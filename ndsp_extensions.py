@@ -122,11 +122,15 @@ EXAMPLE_ADDRESSES = {
     "tcp": "192.168.1.50:5025",
     "visa": "TCPIP::192.168.1.50::INSTR",
 }
+# pyvisa-py opens serial (ASRL) resources only with pyserial, which it
+# makes an extra ("pyvisa-py[serial]"): named here itself, so that the
+# flake, which takes nixpkgs names, gets it too.
+VISA_LIBRARIES = ["pyvisa", "pyvisa-py", "pyserial"]
 TRANSPORT_LIBRARIES = {
     ("serial", "sync"): ["pyserial"],
     ("serial", "asyncio"): ["pyserial", "pyserial-asyncio"],
-    ("visa", "sync"): ["pyvisa", "pyvisa-py"],
-    ("visa", "asyncio"): ["pyvisa", "pyvisa-py"],
+    ("visa", "sync"): VISA_LIBRARIES,
+    ("visa", "asyncio"): VISA_LIBRARIES,
 }
 TEST_LIBRARIES = {"visa": ["pyvisa-sim"]}
 # The modules those libraries install: what --simulation must not import.
@@ -197,11 +201,17 @@ def transport_libraries(transport, driver_api):
     return TRANSPORT_LIBRARIES.get((transport, driver_api), [])
 
 
+# The generated server relies on the feature negotiation (pyon_v2) that
+# arrived in sipyco 1.10 (--ssl needs 1.9). ARTIQ's release-8 pins 1.8.
+SIPYCO = "sipyco>=1.10"
+
+
 def project_dependencies(answers):
-    """The PyPI names pyproject.toml depends on, and flake.nix builds
-    with: sipyco, NumPy (the driver's arrays), the transport's libraries,
-    and tqdm for the client's progress bars."""
-    return ["sipyco", "numpy",
+    """What pyproject.toml depends on, and flake.nix builds with: sipyco
+    (by name with its minimum version, first: the flake takes it from the
+    ARTIQ flake), then the nixpkgs names of NumPy (the driver's arrays),
+    the transport's libraries, and tqdm for the client's progress bars."""
+    return [SIPYCO, "numpy",
             *transport_libraries(answers["transport"], answers["driver_api"]),
             *(["tqdm"] if answers["include_client"] else [])]
 

@@ -4,8 +4,10 @@ that its artiq_ctlmgr test takes."""
 
 import contextlib
 import fcntl
+import importlib.metadata
 import importlib.util
 import os
+import pathlib
 import re
 import shutil
 import site
@@ -13,6 +15,9 @@ import socket
 import subprocess
 import tarfile
 import time
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from conftest import HAS_SIPYCO, run_python
 
@@ -55,21 +60,20 @@ class Installed:
     and the sdist unpacked: its tests run from there, as from a download.
 
     The environment sees the packages this test run sees (sipyco if any,
-    pytest), as one made with --system-site-packages sees the system's.
+    pytest, ARTIQ however installed), as one made with
+    --system-site-packages sees the system's.
     """
 
-    def __init__(self, answers, project, folder):
+    def __init__(self, answers, project, folder, sees=None):
+        """``sees``: the site folders the environment sees besides its
+        own; by default, this test run's (site_folders())."""
         self.answers = answers
         self.sdist, self.wheel = build(project, folder / "dist")
-        with tarfile.open(self.sdist) as archive:
-            archive.extractall(folder / "unpacked", filter="data")
+        unpack(self.sdist, folder / "unpacked")
         self.project = folder / "unpacked" / "hello-0.1.0"
         self.venv = folder / "venv"
-        check(run_python("-m", "venv", "--without-pip", str(self.venv)))
-        self.python = self.venv / "bin" / "python"
-        [site_packages] = self.venv.glob("lib/python*/site-packages")
-        (site_packages / "test-run.pth").write_text(
-            "\n".join(site.getsitepackages()) + "\n")
+        self.python, site_packages = virtual_environment(
+            self.venv, site_folders() if sees is None else sees)
         # With sipyco at hand, pip checks the dependencies as for a user.
         wanted = ([f"{self.wheel}[test]"] if HAS_SIPYCO
                   else ["--no-deps", str(self.wheel)])
@@ -112,6 +116,88 @@ class Installed:
         if self.answers["include_client"]:
             names.append("aqcli_hello")
         return names
+
+
+def unpack(archive, folder):
+    """Extract the tar ``archive`` into ``folder``, refusing first, with
+    ValueError, any member but a file or folder inside it: what tarfile's
+    "data" filter refuses, on Pythons that lack it too (before 3.11.4,
+    Debian 12's 3.11.2 among them). An sdist holds nothing else."""
+    folder = pathlib.Path(folder).resolve()
+    with tarfile.open(archive) as tar:
+        members = tar.getmembers()
+        for member in members:
+            target = (folder / member.name).resolve()
+            if not (member.isfile() or member.isdir()) or \
+                    not target.is_relative_to(folder):
+                raise ValueError(f"{archive}: {member.name!r} is not a file "
+                                 "or folder inside the archive's folder")
+        safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+        tar.extractall(folder, members, **safe)
+
+
+def site_folders():
+    """Where this Python finds installed packages: its site-packages (a
+    virtual environment's and, with --system-site-packages, its base's)
+    and the user's."""
+    folders = site.getsitepackages()
+    if site.ENABLE_USER_SITE:
+        folders.append(site.getusersitepackages())
+    return [folder for folder in folders if os.path.isdir(folder)]
+
+
+def virtual_environment(folder, sees):
+    """A virtual environment without pip (``pip --python`` installs into
+    it) that sees, after its own, the packages of the site folders
+    ``sees`` as Python sees its own: their .pth files processed, so that a
+    package installed editable or listed in a .pth file (ARTIQ's source
+    tree, say) is found too. Its python, and its own site-packages."""
+    check(run_python("-m", "venv", "--without-pip", str(folder)))
+    [site_packages] = folder.glob("lib/python*/site-packages")
+    (site_packages / "test-run.pth").write_text("".join(
+        f"import site; site.addsitedir({str(path)!r})\n" for path in sees))
+    return folder / "bin" / "python", site_packages
+
+
+def expose(requirements, folder):
+    """A site folder holding only the distributions of this Python that
+    ``requirements`` name, and the ones these require in turn (extras and
+    markers evaluated here), as links to where they are installed: what
+    pip would install for ``requirements``, without a download. (A folder
+    that several distributions share, a namespace package's, comes
+    whole.) PackageNotFoundError names a distribution this Python lacks."""
+    folder.mkdir(parents=True)
+    done = set()
+    pending = [Requirement(text) for text in requirements]
+    while pending:
+        requirement = pending.pop()
+        distribution = importlib.metadata.distribution(requirement.name)
+        for extra in {"", *requirement.extras}:
+            if (canonicalize_name(requirement.name), extra) in done:
+                continue
+            done.add((canonicalize_name(requirement.name), extra))
+            pending += [needed for needed in map(
+                Requirement, distribution.requires or [])
+                if not needed.marker or needed.marker.evaluate(
+                    {"extra": extra})]
+        link_top_level(distribution, folder)
+    return folder
+
+
+def link_top_level(distribution, folder):
+    """Links in ``folder`` to the distribution's top-level files and
+    folders in its site folder (its .pth files and import hooks among
+    them, if installed editable); not to its scripts."""
+    if distribution.files is None:
+        raise ValueError(f"{distribution.metadata['Name']}: installed "
+                         "without a RECORD, its files are unknown")
+    site_folder = pathlib.Path(distribution.locate_file(""))
+    tops = {path.parts[0] for path in distribution.files
+            if not path.is_absolute() and path.parts[0] != ".."}
+    for top in tops - {"__pycache__"}:
+        link = folder / top
+        if (site_folder / top).exists() and not link.exists():
+            link.symlink_to(site_folder / top)
 
 
 def build(project, folder):

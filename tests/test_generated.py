@@ -111,7 +111,7 @@ def test_wheel_holds_the_package_scripts_and_metadata(installed):
                     and "extra ==" not in line]
     assert requirements == ndsp_extensions.project_dependencies(
         installed.answers)
-    assert requirements[0] == "sipyco"
+    assert requirements[0] == "sipyco>=1.10"
     assert f"License-Expression: {installed.answers['license']}\n" in \
         metadata
     for script in installed.scripts():

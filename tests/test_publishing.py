@@ -7,12 +7,16 @@ import json
 import pathlib
 import re
 import os
+import shlex
 import shutil
 import subprocess
 import sys
 import sysconfig
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import yaml
+from packaging.requirements import Requirement
 
 try:
     import tomllib
@@ -21,6 +25,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 from conftest import (COVERING, HAS_SIPYCO, TEMPLATE, combination_id,
                       copy_template_files, render_without_hooks)
+from installed import Installed, expose, importable
 import ndsp_extensions
 
 NIX_INSTANTIATE = shutil.which("nix-instantiate")
@@ -95,7 +100,8 @@ def test_the_flake_parses_and_names_the_project(tmp_path, answers):
         (metadata["name"], metadata["version"])
     assert package["pythonImportsCheck"] == ["hello"]
     dependencies = [item["pname"] for item in package["dependencies"]]
-    assert dependencies == metadata["dependencies"] + (
+    assert dependencies == [
+        Requirement(text).name for text in metadata["dependencies"]] + (
         ["artiq"] if answers["include_mediator"] else [])
     assert "aqctl_hello" in metadata["scripts"]
     assert flake["app"] == {"type": "app",
@@ -108,6 +114,38 @@ def test_the_flake_parses_and_names_the_project(tmp_path, answers):
                               *ndsp_extensions.TEST_LIBRARIES.get(
                                   answers["transport"], [])}
     assert openssl == {"pname": "openssl"}
+
+
+# What the generated code needs of sipyco: the feature negotiation
+# (pyon_v2) that its server relies on arrived in 1.10, SSL in 1.9; ARTIQ's
+# release-8 pins 1.8.
+SIPYCO_LACKING = ["1.8", "1.9"]
+SIPYCO_NEEDED = "1.10"
+
+
+def test_the_project_requires_the_sipyco_its_code_needs(render):
+    """By name with a version, never a git+ URL (nix builds break)."""
+    project = render()
+    [sipyco] = [Requirement(text) for text in
+                pyproject(project)["project"]["dependencies"]
+                if Requirement(text).name == "sipyco"]
+    assert sipyco.url is None
+    assert SIPYCO_NEEDED in sipyco.specifier
+    assert not [version for version in SIPYCO_LACKING
+                if version in sipyco.specifier]
+    install = (project / "README.md").read_text().split(
+        "## Install\n", 1)[1].split("\n## ", 1)[0]
+    assert f"sipyco {SIPYCO_NEEDED} or newer" in install
+
+
+def test_the_flake_follows_an_artiq_whose_sipyco_is_new_enough(render):
+    """The ARTIQ flake's master, whose sipyco is 1.10 or newer: no hint
+    to follow a release branch, none of which has it yet."""
+    text = (render() / "flake.nix").read_text()
+    assert '  inputs.artiq.url = "git+https://github.com/m-labs/artiq.git";' \
+        in text
+    assert "?ref=" not in text
+    assert f"sipyco {SIPYCO_NEEDED} or newer" in text
 
 
 @NEEDS_NIX
@@ -177,6 +215,103 @@ def test_the_template_workflow_also_runs_without_sipyco():
     assert "sipyco" not in jobs[1].split("steps:")[1]
     assert "python -m pip install -r requirements-test.txt" in jobs[1]
     assert "fetch-depth: 0" in jobs[0], "the cruft test needs the history"
+
+
+def ci_requirements(project):
+    """What the generated workflow's test job installs with pip, as
+    requirements: sipyco and artiq-comtools by name (from git there), the
+    project's own with the extras it names (for ``-e ".[test]"``), and
+    the tools."""
+    workflow = yaml.safe_load((project / GENERATED_WORKFLOW).read_text())
+    metadata = pyproject(project)["project"]
+    requirements = []
+    for step in workflow["jobs"]["test"]["steps"]:
+        for line in step.get("run", "").splitlines():
+            command, arguments = shlex.split(line)[:4], shlex.split(line)[4:]
+            if command != ["python", "-m", "pip", "install"]:
+                continue
+            for argument in arguments:
+                if argument.startswith("git+"):
+                    requirements.append(argument.rsplit("/", 1)[1]
+                                        .removesuffix(".git"))
+                elif argument.startswith("."):
+                    extras = Requirement("project" + argument[1:]).extras
+                    requirements += metadata["dependencies"]
+                    for extra in sorted(extras):
+                        requirements += metadata["optional-dependencies"][
+                            extra]
+                elif argument != "-e":
+                    requirements.append(argument)
+    return requirements
+
+
+def ci_row(transport):
+    """A cheap row for ``transport``: no add-on, and the driver_api whose
+    libraries are the most."""
+    return {"transport": transport, "driver_api": max(
+        ndsp_extensions.OPTIONS["driver_api"]["values"],
+        key=lambda api: len(ndsp_extensions.transport_libraries(
+            transport, api)))}
+
+
+CI_ROWS = list(map(ci_row, ndsp_extensions.OPTIONS["transport"]["values"]))
+NEEDS_WHAT_CI_INSTALLS_FROM_GIT = pytest.mark.skipif(
+    not (HAS_SIPYCO and importable("artiq_comtools")), reason="sipyco or "
+    "artiq-comtools is not installed: the generated workflow installs both "
+    "(from git), and this test lends them to the project's environment")
+
+
+@pytest.fixture(scope="module")
+def ci_environments(tmp_path_factory):
+    """Each CI row's project, installed in an environment that holds only
+    what its own workflow installs (this Python's copies), its flake8 and
+    its suite run there. Two at a time: the machine has two cores."""
+    # Rendered here, one at a time: cookiecutter changes the working folder.
+    folders = {combination_id(answers): tmp_path_factory.mktemp(
+        "ci-" + answers["transport"]) for answers in CI_ROWS}
+    projects = [(answers, render_without_hooks(
+        folders[combination_id(answers)] / "rendered", answers))
+        for answers in CI_ROWS]
+
+    def install(answers_and_project):
+        answers, project = answers_and_project
+        folder = folders[combination_id(answers)]
+        environment = Installed(answers, project, folder, sees=[
+            expose(ci_requirements(project), folder / "ci-site")])
+        environment.flake8 = environment.run(
+            str(environment.python), "-m", "flake8", cwd=environment.project)
+        environment.suite = environment.pytest()
+        return combination_id(answers), environment
+
+    with ThreadPoolExecutor(2) as pool:
+        return dict(pool.map(install, projects))
+
+
+@NEEDS_WHAT_CI_INSTALLS_FROM_GIT
+@pytest.mark.parametrize("answers", CI_ROWS, ids=combination_id)
+def test_each_transport_passes_its_tests_with_what_its_ci_installs(
+        ci_environments, answers):
+    """Its dependencies name every library its tests need: what skips
+    names ARTIQ alone, which its CI does not install."""
+    environment = ci_environments[combination_id(answers)]
+    flake8, suite = environment.flake8, environment.suite
+    assert flake8.returncode == 0, flake8.stdout + flake8.stderr
+    assert suite.returncode == 0, suite.stdout + suite.stderr
+    assert re.search(r"\d+ passed", suite.stdout.splitlines()[-1]), \
+        suite.stdout
+    skips = [line for line in suite.stdout.splitlines()
+             if line.startswith("SKIPPED")]
+    assert all("artiq is not installed" in line for line in skips), skips
+
+
+def test_what_ci_installs_is_read_from_the_generated_workflow(tmp_path):
+    """The project's own requirements, with its test extra, and the
+    workflow's others: a requirement added there reaches the test."""
+    project = render_without_hooks(tmp_path, {"transport": "visa"})
+    metadata = pyproject(project)["project"]
+    assert sorted(ci_requirements(project)) == sorted(
+        ["sipyco", "artiq-comtools", "flake8", *metadata["dependencies"],
+         *metadata["optional-dependencies"]["test"]])
 
 
 # --- pre-commit, git ----------------------------------------------------

@@ -1,14 +1,21 @@
 """The README's two commands as a newcomer runs them, on a stock Python
-that refuses system-wide installs; and this repository's own hygiene."""
+that refuses system-wide installs; what the suite's installed projects
+take from the Python that runs it (an sdist unpacked safely, the packages
+it sees); and this repository's own hygiene."""
 
+import importlib.metadata
+import io
+import os
 import pathlib
 import re
 import shutil
 import subprocess
+import tarfile
 
 import pytest
 
-from conftest import TEMPLATE, run_python
+from conftest import TEMPLATE, answers_for, run_python
+import installed
 
 # Debian's own Python: pip refuses to install into it (PEP 668).
 STOCK_PYTHON = pathlib.Path("/usr/bin/python3")
@@ -49,6 +56,11 @@ def clone(tmp_path_factory):
     return folder
 
 
+# Set in the stock Python's run of the suite: that run must not start
+# another.
+INSIDE_STOCK_RUN = "NDSP_TEMPLATE_INSIDE_STOCK_RUN"
+
+
 def run_stock(command, cwd, home, **environment):
     """``command`` in bash on a stock Debian: its PATH, a fresh home."""
     return subprocess.run(
@@ -59,6 +71,9 @@ def run_stock(command, cwd, home, **environment):
 
 @pytest.fixture(scope="module")
 def stock(tmp_path_factory, keep_out_of_home):
+    if os.environ.get(INSIDE_STOCK_RUN):
+        pytest.skip("this is the stock Python's run of the README's test "
+                    "command already")
     if not externally_managed(STOCK_PYTHON):
         pytest.skip(f"{STOCK_PYTHON} is not an externally managed Python "
                     "(PEP 668) on this machine")
@@ -83,15 +98,136 @@ def test_generate_command_on_a_stock_python(stock, clone):
     assert "hello/README.md says how to install" in result.stdout
 
 
-def test_test_command_on_a_stock_python(stock, clone):
-    """The whole suite is installed and collected; running it here would
-    run this test again."""
+def test_test_command_on_a_stock_python(stock, clone, tmp_path):
+    """The whole suite is installed and collected; of it, what differs
+    most between Pythons runs: the unpacking of an sdist, and a project
+    built and installed as the expensive checks install theirs (the whole
+    suite here would run this test again, and take minutes)."""
     _, test = readme_commands()
-    result = stock(test, clone, PYTEST_ADDOPTS="--collect-only -q")
-    assert result.returncode == 0, result.stdout + result.stderr
-    collected = re.search(r"^(\d+) tests collected", result.stdout,
-                          re.MULTILINE)
-    assert collected and int(collected[1]) > 100, result.stdout
+    ran = stock(test, clone, **{INSIDE_STOCK_RUN: "1"}, PYTEST_ADDOPTS=(
+        f"-n 0 -p no:cacheprovider --basetemp={tmp_path / 'run'} "
+        + " ".join(STOCK_SUBSET)))
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    summary = ran.stdout.strip().splitlines()[-1]
+    passed = re.search(r"(\d+) passed", summary)
+    assert passed and int(passed[1]) >= len(STOCK_SUBSET), ran.stdout
+    assert not re.search("skipped|deselected|failed|error", summary), \
+        ran.stdout
+    # In the environment that the command made.
+    collected = stock(".venv/bin/python -m pytest --collect-only -q", clone)
+    assert collected.returncode == 0, collected.stdout + collected.stderr
+    count = re.search(r"^(\d+) tests collected", collected.stdout,
+                      re.MULTILINE)
+    assert count and int(count[1]) > 100, collected.stdout
+
+
+# --- what the installed projects take from the Python running the suite --
+
+def tar_file(path, members):
+    """A gzipped tar at ``path``: ``{name: bytes, or a TarInfo}``."""
+    with tarfile.open(path, "w:gz") as archive:
+        for name, member in members.items():
+            if isinstance(member, tarfile.TarInfo):
+                archive.addfile(member)
+            else:
+                info = tarfile.TarInfo(name)
+                info.size = len(member)
+                archive.addfile(info, io.BytesIO(member))
+    return path
+
+
+def link(name, target, kind=tarfile.SYMTYPE):
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = kind, target
+    return info
+
+
+def test_unpacking_extracts_an_sdist(tmp_path):
+    sdist = tar_file(tmp_path / "hello-0.1.0.tar.gz", {
+        "hello-0.1.0/PKG-INFO": b"Name: hello\n",
+        "hello-0.1.0/tests/conftest.py": b"NAME = 'hello'\n"})
+    installed.unpack(sdist, tmp_path / "unpacked")
+    project = tmp_path / "unpacked" / "hello-0.1.0"
+    assert (project / "PKG-INFO").read_bytes() == b"Name: hello\n"
+    assert (project / "tests" / "conftest.py").read_bytes() == \
+        b"NAME = 'hello'\n"
+
+
+@pytest.mark.parametrize("member", [
+    "../escaped", "hello-0.1.0/../../escaped", "/tmp/absolute",
+    link("hello-0.1.0/link", "../../escaped"),
+    link("hello-0.1.0/hard", "/etc/passwd", tarfile.LNKTYPE),
+    link("hello-0.1.0/device", "", tarfile.CHRTYPE)],
+    ids=["parent", "inner-parent", "absolute", "symlink", "hard-link",
+         "device"])
+def test_unpacking_refuses_a_member_outside_the_folder(tmp_path, member):
+    """What tarfile's "data" filter refuses, refused where Python (3.11.2,
+    Debian 12's) has no filter: and nothing of the archive written."""
+    name = member if isinstance(member, str) else member.name
+    archive = tar_file(tmp_path / "evil.tar.gz", {
+        "hello-0.1.0/PKG-INFO": b"first\n", name: member if isinstance(
+            member, tarfile.TarInfo) else b"escaped\n"})
+    folder = tmp_path / "a" / "b" / "unpacked"
+    with pytest.raises(ValueError, match=re.escape(repr(name))):
+        installed.unpack(archive, folder)
+    assert not folder.exists()
+    assert not (tmp_path / "a" / "escaped").exists()
+
+
+def test_an_environment_sees_a_site_folders_pth_files(tmp_path):
+    """A site folder's .pth files count, as in Python's own: a source tree
+    listed in one (ARTIQ's, here), an editable install's import hook."""
+    site_folder, tree = tmp_path / "site-packages", tmp_path / "tree"
+    tree.mkdir()
+    site_folder.mkdir()
+    (tree / "listed_probe.py").write_text("")
+    (site_folder / "listed.pth").write_text(f"{tree}\n")
+    (site_folder / "__editable___probe_finder.py").write_text(
+        "import sys, types\n"
+        "sys.modules['editable_probe'] = types.ModuleType('editable_probe')"
+        "\n")
+    (site_folder / "__editable__.probe-1.0.pth").write_text(
+        "import __editable___probe_finder\n")
+    python, _ = installed.virtual_environment(tmp_path / "venv",
+                                              [site_folder])
+    result = subprocess.run(
+        [python, "-c", "import listed_probe, editable_probe"],
+        capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def distribution_names(python):
+    result = subprocess.run([python, "-c", (
+        "import importlib.metadata as m\n"
+        "print('\\n'.join(d.metadata['Name'] for d in m.distributions()))")],
+        capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return set(result.stdout.split())
+
+
+def test_a_project_installs_as_the_expensive_checks_install_it(
+        render, tmp_path):
+    """Built, its sdist unpacked, its wheel installed in an environment of
+    its own that sees every package this Python sees, its own first."""
+    project = installed.Installed(answers_for(), render(), tmp_path)
+    assert (project.project / "tests" / "conftest.py").is_file()
+    where = subprocess.run(
+        [project.python, "-c", "import hello; print(hello.__file__)"],
+        capture_output=True, text=True, cwd=tmp_path)
+    assert where.returncode == 0, where.stderr
+    assert pathlib.Path(where.stdout.strip()).is_relative_to(project.venv)
+    seen_here = {distribution.metadata["Name"] for distribution in
+                 importlib.metadata.distributions()}
+    assert distribution_names(project.python) == seen_here | {"hello"}
+
+
+# What the stock Python runs of the suite (test_test_command_on_a_stock_
+# python): the unpacking, and the environments of the installed projects.
+STOCK_SUBSET = [f"tests/test_readme.py::{test.__name__}" for test in (
+    test_unpacking_extracts_an_sdist,
+    test_unpacking_refuses_a_member_outside_the_folder,
+    test_an_environment_sees_a_site_folders_pth_files,
+    test_a_project_installs_as_the_expensive_checks_install_it)]
 
 
 def test_flake8_passes_on_the_template_itself():

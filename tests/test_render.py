@@ -117,7 +117,7 @@ def test_the_transport_is_its_plain_fragment(render, answers):
     libraries = ndsp_extensions.transport_libraries(
         answers["transport"], answers["driver_api"])
     assert pyproject["project"]["dependencies"] == [
-        "sipyco", "numpy", *libraries,
+        "sipyco>=1.10", "numpy", *libraries,
         *(["tqdm"] if answers["include_client"] else [])]
 
 
@@ -226,7 +226,7 @@ def test_every_question_has_its_readme_row():
 
 def test_packaging_metadata(render):
     project = tomllib.loads((render() / "pyproject.toml").read_text())
-    assert project["project"]["dependencies"] == ["sipyco", "numpy"]
+    assert project["project"]["dependencies"] == ["sipyco>=1.10", "numpy"]
     assert project["project"]["requires-python"] == ">=3.10"
     assert project["build-system"]["build-backend"] == \
         "setuptools.build_meta"

@@ -3,8 +3,9 @@
   description = {{ ("ARTIQ network device support package for the " ~ cookiecutter.device_title) | nix_string }};
 
   # sipyco, artiq-comtools and nixpkgs as the ARTIQ flake pins them, so that
-  # this package runs beside the ARTIQ it serves. Append
-  # ?ref=release-<number> to follow an ARTIQ release rather than the beta.
+  # this package runs beside the ARTIQ it serves. ARTIQ's master: this
+  # package needs sipyco 1.10 or newer, which no ARTIQ release branch pins
+  # yet (release-8 pins 1.8).
   inputs.artiq.url = "git+https://github.com/m-labs/artiq.git";
 
   outputs = { self, artiq }:
