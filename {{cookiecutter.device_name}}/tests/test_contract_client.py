@@ -49,7 +49,7 @@ from sipyco.tools import SimpleSSLConfig
 class Other:
     def ping(self):
         return True
-ssl = SimpleSSLConfig(*sys.argv[3:]) if sys.argv[3:] else None
+ssl = SimpleSSLConfig(*sys.argv[4:]) if sys.argv[4:] else None  # --ssl
 simple_server_loop({sys.argv[2]: Other()}, "127.0.0.1", int(sys.argv[1]),
                    ssl_config=ssl)
 """
@@ -333,7 +333,7 @@ class Liar:
         return reply
     def fetch(self, start, stop):
         return chunk
-ssl = SimpleSSLConfig(*sys.argv[3:]) if sys.argv[3:] else None
+ssl = SimpleSSLConfig(*sys.argv[4:]) if sys.argv[4:] else None  # --ssl
 simple_server_loop({"%s": Liar(), "%s": Liar()}, "127.0.0.1",
                    int(sys.argv[1]), ssl_config=ssl)
 """ % (NAME, bulk.TARGET)
@@ -671,8 +671,8 @@ def test_an_array_command_without_a_controller_is_one_error_line(
 
 
 def test_the_traceback_is_shown_with_v_only():
-    command = [sys.executable, "-m", f"{NAME}.aqcli_{NAME}", "-s",
-               "127.0.0.1", "-p", str(free_port()){{ ", *client_ssl_arguments()" if cookiecutter.ssl }}, "ping"]
+    command = [sys.executable, "-m", f"{NAME}.aqcli_{NAME}",
+               *connection_options(free_port()), "ping"]
     quiet = subprocess.run(command, capture_output=True, text=True,
                            timeout=STARTUP_TIMEOUT)
     verbose = subprocess.run(command[:3] + ["-v"] + command[3:],
