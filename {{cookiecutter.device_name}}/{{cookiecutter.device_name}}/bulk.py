@@ -146,7 +146,8 @@ def unreachable(host, port, error, timeout=CONNECT_TIMEOUT):
     elif isinstance(error, OSError):  # refused, reset, no route to host
         why = str(error)
     elif isinstance(error, EOFError):
-        why = "it closed the connection during sipyco's handshake"
+        why = ("it closed the connection during sipyco's handshake (as a "
+               "controller with --ssl does for a client it does not trust)")
     else:  # what it sent is no sipyco greeting
         why = "what answers there is no sipyco controller"
     return ControllerUnreachable(f"{host}:{port}: {why}")
