@@ -534,6 +534,12 @@ def test_a_parameter_the_client_cannot_offer_is_one_error_line(
 
 # --- Input files: told in one line, before connecting
 
+def npy_bytes(array):
+    buffer = io.BytesIO()
+    numpy.save(buffer, array)
+    return buffer.getvalue()
+
+
 def write_npz_named_npy(path):
     numpy.savez(path.with_suffix(".npz"), a=TRACE)
     path.with_suffix(".npz").rename(path)
@@ -561,12 +567,6 @@ INPUT_FILES = {
     "columns.csv": (lambda path: path.write_text("1,2\n3,4\n"),
                     "holds a 2-dimensional array, not a list of samples"),
 }
-
-
-def npy_bytes(array):
-    buffer = io.BytesIO()
-    numpy.save(buffer, array)
-    return buffer.getvalue()
 
 
 @pytest.mark.parametrize("name", sorted(INPUT_FILES))

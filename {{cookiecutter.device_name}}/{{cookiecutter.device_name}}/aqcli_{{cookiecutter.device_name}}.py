@@ -463,15 +463,14 @@ def ssl_files(parser, args):
     connecting; None without --ssl."""
     if args.ssl is None:
         return None
-    missing = [path for path in args.ssl if not os.path.isfile(path)]
+    config = SimpleSSLConfig(*args.ssl)
     try:
-        if missing:
-            raise FileNotFoundError(f"{missing[0]}: no such file")
-        config = SimpleSSLConfig(*args.ssl)
         config.create_client_context()
-    except OSError as error:
+    except OSError as error:  # ssl.SSLError too
+        missing = [path for path in args.ssl if not os.path.isfile(path)]
+        problem = f"{missing[0]}: no such file" if missing else error
         parser.exit(1, f"{parser.prog}: error: cannot use the --ssl files: "
-                       f"{error}\n")
+                       f"{problem}\n")
     return config
 {%- endif %}
 
