@@ -254,8 +254,8 @@ def large_data(folder, runs):
             [*cli, "upload", str(path)], cwd=project, check=True,
             capture_output=True), runs)
         cli_down = median_seconds(lambda: subprocess.run(
-            [*cli, "acquire", str(samples), "-o", str(path)], cwd=project,
-            check=True, capture_output=True), runs)
+            [*cli, "acquire", str(samples), "-o", str(path), "-f"],
+            cwd=project, check=True, capture_output=True), runs)
         start_up = median_seconds(lambda: subprocess.run(
             [*cli, "--help"], cwd=project, check=True, capture_output=True),
             runs)

@@ -3,8 +3,15 @@
     words that tell the device a waveform's and an acquisition's length. #}
     {{ def }} upload(self, data: numpy.ndarray):
         """Load ``data``, float64 samples (any number of them), into the
-        waveform memory, in place of what it held."""
-        waveform = numpy.array(data, dtype=numpy.float64)
+        waveform memory, in place of what it held; samples that do not
+        cast to float64 (complex, text) are refused, and the memory kept."""
+        samples = numpy.asarray(data)
+        # "same_kind": whole numbers are samples; a complex number (its
+        # imaginary part would be dropped), text or an object is not.
+        if not numpy.can_cast(samples.dtype, numpy.float64, "same_kind"):
+            raise TypeError(f"a waveform is float64 samples: "
+                            f"{samples.dtype} does not cast to float64")
+        waveform = samples.astype(numpy.float64)
         if waveform.ndim != 1 or not numpy.isfinite(waveform).all():
             raise ValueError("a waveform is a list of finite samples")
         {{ await }}self._transport.write_line(f"{{ waveform_command }} {len(waveform)}")

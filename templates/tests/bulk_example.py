@@ -89,3 +89,45 @@ def test_an_unwritable_output_is_one_line_naming_it(served, monkeypatch,
                       str(path)) == (1, f"aqcli_{NAME}: error: {path}: "
                                         "cannot write it: No such file or "
                                         "directory\n")
+
+
+def checksum(served):
+    client = served.client()
+    try:
+        return client.checksum()
+    finally:
+        client.close_rpc()
+
+
+@pytest.mark.parametrize("name, write, message", [
+    ("complex.npy", lambda path: numpy.save(path, numpy.array([1.0, 1j])),
+     "upload: TypeError: a waveform is float64 samples: complex128 does "
+     "not cast to float64"),
+    ("empty.csv", lambda path: path.write_text(""), "empty.csv: is empty"),
+])
+def test_a_file_the_device_cannot_take_leaves_the_previous_waveform(
+        served, monkeypatch, capsys, tmp_path, name, write, message):
+    bulk.upload(method="upload", data=numpy.arange(4.0),
+                **bulk_arguments(served))
+    write(tmp_path / name)
+    monkeypatch.chdir(tmp_path)
+    code, stderr = run_client(served, monkeypatch, capsys, "upload", name)
+    assert (code, stderr) == (1, f"aqcli_{NAME}: error: {message}\n")
+    assert checksum(served) == 6.0
+
+
+def test_an_acquisition_replaces_a_file_only_with_f(served, monkeypatch,
+                                                    capsys, tmp_path):
+    bulk.upload(method="upload", data=numpy.arange(4.0),
+                **bulk_arguments(served))
+    path = tmp_path / "TRACE.NPY"
+    path.write_text("precious")
+    assert run_client(served, monkeypatch, capsys, "acquire", "6", "-o",
+                      str(path)) == (1, f"aqcli_{NAME}: error: {path}: "
+                                        "exists: give -f to replace it\n")
+    assert path.read_text() == "precious"
+    code, stderr = run_client(served, monkeypatch, capsys, "acquire", "6",
+                              "-o", str(path), "-f")
+    assert code == 0 and "error" not in stderr, stderr
+    assert list(numpy.load(path)) == [0, 1, 2, 3, 0, 1]
+    assert sorted(tmp_path.iterdir()) == [path]

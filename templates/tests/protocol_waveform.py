@@ -25,3 +25,28 @@ def test_an_unusable_waveform_is_refused_and_the_last_kept(driver, call,
 def test_acquire_takes_a_whole_number_of_samples(driver, call, n):
     with pytest.raises(ValueError, match="whole number of samples"):
         call(driver.acquire(n))
+
+
+@pytest.mark.parametrize("data", [
+    pytest.param([1.0, 2.0 + 0.5j], id="complex"),
+    pytest.param([1.0, "2.0"], id="text"),
+    pytest.param([1.0, None], id="objects"),
+])
+def test_samples_that_do_not_cast_to_float64_are_refused_before_sending(
+        driver, call, monkeypatch, data):
+    """numpy's "same_kind" rule: no imaginary part dropped, no parsing."""
+    call(driver.upload([5.0]))
+    sent, write_line = [], driver._transport.write_line
+    monkeypatch.setattr(driver._transport, "write_line",
+                        lambda line: sent.append(line) or write_line(line))
+    with pytest.raises(TypeError, match="does not cast to float64"):
+        call(driver.upload(data))
+    assert sent == []
+    assert call(driver.checksum()) == 5.0
+
+
+@pytest.mark.parametrize("data", [[0, 1, 2], [True, True, True]])
+def test_whole_numbers_are_samples(driver, call, data):
+    call(driver.upload(data))
+    assert call(driver.checksum()) == 3.0
+    assert str(call(driver.acquire(3)).dtype) == "float64"

@@ -8,7 +8,8 @@ docstrings. A method added to the driver is a command, with no edit here.
 
 Arrays are files: a parameter annotated numpy.ndarray takes a .npy or
 .csv file, sent in chunks (bulk.py); a method that returns one writes it
-with -o FILE, or prints a sample per line.
+with -o FILE (replaced only with -f, and written whole or not at all), or
+prints a sample per line.
 """
 
 import argparse
@@ -17,14 +18,18 @@ import collections.abc
 import contextlib
 import inspect
 import logging
+import os
 import pathlib
+import secrets
 import sys
 import typing
+import warnings
 
 import numpy
+from numpy.lib import format as npy_format
 
 from sipyco import common_args
-from sipyco.pc_rpc import Client, IncompatibleServer
+from sipyco.pc_rpc import Client
 {%- if cookiecutter.ssl %}
 from sipyco.tools import SimpleSSLConfig
 {%- endif %}
@@ -34,6 +39,7 @@ from .aqctl_{{ name }} import DEFAULT_PORT, DEVICE_TITLE
 from .driver import {{ cookiecutter.__driver_class }} as Driver
 
 logger = logging.getLogger(__name__)
+PROG = "aqcli_{{ name }}"
 TARGET = "{{ name }}"
 # Called by the controller itself, not by a person.
 NOT_COMMANDS = {"close"}
@@ -105,6 +111,14 @@ def destination(parameter):
     return "argument:" + parameter.name
 
 
+def option(parameter):
+    return "--" + parameter.name.replace("_", "-")
+
+
+class ParameterClash(Exception):
+    """A driver parameter that the client cannot offer as an option."""
+
+
 def add_parameter(command, parameter):
     """A positional argument, or an --option when it has a default; an
     option left out is not sent, so the driver's own default holds."""
@@ -117,11 +131,21 @@ def add_parameter(command, parameter):
         return
     if parameter.default is not parameter.empty:
         options["help"] += literal(f", default: {parameter.default!r}")
-    command.add_argument("--" + parameter.name.replace("_", "-"),
-                         dest=destination(parameter),
+    command.add_argument(option(parameter), dest=destination(parameter),
                          default=argparse.SUPPRESS,
                          required=parameter.default is parameter.empty,
                          metavar=parameter.name.upper(), **options)
+
+
+def add_output_options(command):
+    """-o and -f: short options, which no parameter's --option can be."""
+    command.add_argument(
+        "-o", metavar="FILE", dest="client:output",
+        help="write the array to FILE, .npy or .csv (default: a sample per "
+             "line on standard output)")
+    command.add_argument(
+        "-f", action="store_true", dest="client:overwrite",
+        help="replace FILE if it exists (default: keep it, and stop)")
 
 
 def add_commands(parser):
@@ -135,13 +159,18 @@ def add_commands(parser):
             formatter_class=argparse.RawDescriptionHelpFormatter)
         parameters = list(inspect.signature(method).parameters.values())[1:]
         for parameter in parameters:
-            if parameter.kind is not parameter.VAR_KEYWORD:
+            if parameter.kind is parameter.VAR_KEYWORD:
+                continue
+            try:
                 add_parameter(command, parameter)
+            except argparse.ArgumentError:  # -h/--help: argparse's own
+                raise ParameterClash(
+                    f"the driver's {name}() cannot be a command: its "
+                    f"parameter {parameter.name} would be "
+                    f"{option(parameter)}, the client's own option: "
+                    "rename it") from None
         if returns_array(method):
-            command.add_argument(
-                "-o", "--output", metavar="FILE", dest="client:output",
-                help="write the array to FILE, .npy or .csv (default: a "
-                     "sample per line on standard output)")
+            add_output_options(command)
         command.set_defaults(parameters=parameters)
 
 
@@ -157,7 +186,7 @@ def array_parameter(parameters):
 
 def get_argparser():
     parser = argparse.ArgumentParser(
-        prog="aqcli_{{ name }}",
+        prog=PROG,
         description="Command-line client for the " + DEVICE_TITLE)
     parser.add_argument(
         "-s", "--server", default="localhost",
@@ -209,25 +238,30 @@ def output_lines(result):
     return [str(result)]
 
 
-def connect(parser, args):
+def connect(parser, args, ssl_config):
     """A client of the controller at -s/-p, once it is known to serve
-    this device; else one error line and exit code 1."""
-    where = f"{args.server}:{args.port}"
+    this device; else bulk.ControllerUnreachable, or one error line and
+    exit code 1 for another device's controller."""
+    remote, selected = None, False
     try:
-        remote = Client(args.server, args.port, None, timeout=args.timeout{{ ",
-                        ssl_config=args.ssl and SimpleSSLConfig(*args.ssl)" if cookiecutter.ssl }})
-    except (OSError, IncompatibleServer) as error:
-        logger.info("connecting to %s failed", where, exc_info=True)
-        parser.exit(1, f"{parser.prog}: error: cannot reach the "
-                       f"controller at {where}: {error}\n")
-    targets, _ = remote.get_rpc_id()
-    if TARGET not in targets:
-        remote.close_rpc()
-        parser.exit(1, f"{parser.prog}: error: the controller at {where} "
-                       f"serves {', '.join(targets)}, not {TARGET}: give "
-                       f"the {TARGET} controller's port with -p\n")
-    remote.select_rpc_target(TARGET)
-    return remote
+        remote = Client(args.server, args.port, None, timeout=args.timeout,
+                        ssl_config=ssl_config)
+        targets = bulk.served_targets(remote, args.server, args.port)
+        if TARGET in targets:
+            remote.select_rpc_target(TARGET)
+            selected = True
+            return remote
+    except bulk.ControllerUnreachable:
+        raise
+    except Exception as error:
+        raise bulk.unreachable(args.server, args.port, error,
+                               args.timeout) from error
+    finally:
+        if remote is not None and not selected:
+            remote.close_rpc()
+    parser.exit(1, f"{parser.prog}: error: the controller at {args.server}:"
+                   f"{args.port} serves {', '.join(targets)}, not {TARGET}: "
+                   f"give the {TARGET} controller's port with -p\n")
 
 
 def call(parser, remote, args):
@@ -267,28 +301,118 @@ def array_format(parser, path):
 
 
 def read_array(parser, path):
-    """The one-dimensional array in a .npy or .csv file."""
+    """The one-dimensional array of numbers in a .npy or .csv file."""
+    suffix = array_format(parser, path)
     try:
-        if array_format(parser, path) == ".npy":
-            array = numpy.load(path, allow_pickle=False)
-        else:
-            array = numpy.loadtxt(path, delimiter=",", ndmin=1)
+        if os.path.getsize(path) == 0:
+            file_error(parser, path, "is empty")
+        array = read_npy(parser, path) if suffix == ".npy" else read_csv(path)
     except (OSError, ValueError) as error:
         file_error(parser, path, f"cannot read it: {reason(error)}")
+    if array.dtype.kind not in bulk.NUMBERS:
+        file_error(parser, path, f"holds {array.dtype} values, not numbers")
     if array.ndim != 1:
         file_error(parser, path, f"holds a {array.ndim}-dimensional array, "
                                  "not a list of samples")
+    if len(array) == 0:
+        file_error(parser, path, "holds no samples")
     return array
 
 
-def write_array(parser, path, array):
-    try:
-        if array_format(parser, path) == ".npy":
-            numpy.save(path, array)
+def read_npy(parser, path):
+    """The array in a .npy file, and nothing else (numpy.load would open
+    an .npz archive, or unpickle)."""
+    with open(path, "rb") as file:
+        start = file.read(len(npy_format.MAGIC_PREFIX))
+        if start.startswith(b"PK"):  # a zip file
+            file_error(parser, path,
+                       "is an .npz archive, not a .npy file of one array")
+        if start != npy_format.MAGIC_PREFIX:
+            file_error(parser, path, "is not a .npy file")
+        file.seek(0)
+        return npy_format.read_array(file, allow_pickle=False)
+
+
+def read_csv(path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "no data": told as one line
+        return numpy.loadtxt(path, delimiter=",", ndmin=1)
+
+
+class OutputFile:
+    """FILE, written whole or not at all: a temporary file beside it, made
+    at once (so that a folder it cannot be written in is told before any
+    download), takes the array, reaches the disk, and only then becomes
+    FILE. discard() removes it, whatever happened."""
+
+    def __init__(self, path, overwrite):
+        self.path, self.overwrite = path, overwrite
+        self.npy = pathlib.Path(path).suffix.lower() == ".npy"
+        if not overwrite and os.path.lexists(path):
+            raise FileExistsError
+        folder, name = os.path.split(path)
+        self.temporary = os.path.join(
+            folder, f".{name}.{secrets.token_hex(4)}.part")
+        self.file = open(self.temporary, "xb")
+
+    def save(self, array):
+        with self.file:
+            # To the open file: numpy.save would add .npy to a name that
+            # does not end in it (X.NPY).
+            if self.npy:
+                numpy.save(self.file, array, allow_pickle=False)
+            else:
+                numpy.savetxt(self.file, array, delimiter=",")
+            self.file.flush()
+            os.fsync(self.file.fileno())
+        if self.overwrite:
+            os.replace(self.temporary, self.path)
         else:
-            numpy.savetxt(path, array, delimiter=",")
+            self.publish()
+
+    def publish(self):
+        """FILE as a new name of the temporary file: unlike a rename, a
+        link refuses a FILE that appeared during the download."""
+        try:
+            os.link(self.temporary, self.path)
+        except FileExistsError:
+            raise
+        except OSError:  # a file system without hard links (FAT)
+            if os.path.lexists(self.path):
+                raise FileExistsError from None
+            os.replace(self.temporary, self.path)
+
+    def discard(self):
+        self.file.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.temporary)
+
+
+@contextlib.contextmanager
+def writing(parser, path):
+    """An OSError in the block as one error line naming ``path``."""
+    try:
+        yield
+    except FileExistsError:
+        file_error(parser, path, "exists: give -f to replace it")
     except OSError as error:
         file_error(parser, path, f"cannot write it: {reason(error)}")
+
+
+@contextlib.contextmanager
+def output_file(parser, args):
+    """The OutputFile of -o FILE (None without -o), removed on leaving."""
+    path = getattr(args, "client:output", None)
+    if path is None:
+        yield None
+        return
+    array_format(parser, path)
+    with writing(parser, path):
+        output = OutputFile(path, getattr(args, "client:overwrite"))
+    try:
+        yield output
+    finally:
+        output.discard()
 
 
 @contextlib.contextmanager
@@ -305,14 +429,14 @@ def progress_bar(what):
         yield progress
 
 
-def call_with_arrays(parser, args, data):
+def call_with_arrays(parser, args, data, ssl_config):
     """A command that takes (``data``) or returns an array, through
     bulk.py: its result; else one error line and exit code 1."""
     _, keywords = call_arguments(args)
     keywords.update({parameter.name: getattr(args, destination(parameter))
                      for parameter in args.parameters
                      if is_positional(parameter)})
-    connection = dict(ssl_config={{ "args.ssl and SimpleSSLConfig(*args.ssl)" if cookiecutter.ssl else "None" }})
+    connection = dict(ssl_config=ssl_config, timeout=args.timeout)
     uploaded = array_parameter(args.parameters)
     try:
         with progress_bar(args.command) as progress:
@@ -327,37 +451,68 @@ def call_with_arrays(parser, args, data):
                     args.server, args.port, args.command, kwargs=keywords,
                     progress=progress, **connection)
             return asyncio.run(coroutine)
-    except bulk.ControllerUnreachable as error:
-        parser.exit(1, f"{parser.prog}: error: cannot reach the controller "
-                       f"at {error}\n")
+    except bulk.ControllerUnreachable:
+        raise
     except Exception as error:  # the driver's own, ConnectionError too
         fail(parser, args, error)
+{%- if cookiecutter.ssl %}
+
+
+def ssl_files(parser, args):
+    """--ssl CERT KEY PEER as sipyco's configuration, checked before
+    connecting; None without --ssl."""
+    if args.ssl is None:
+        return None
+    config = SimpleSSLConfig(*args.ssl)
+    try:
+        config.create_client_context()
+    except OSError as error:  # ssl.SSLError too
+        missing = [path for path in args.ssl if not os.path.isfile(path)]
+        problem = f"{missing[0]}: no such file" if missing else error
+        parser.exit(1, f"{parser.prog}: error: cannot use the --ssl files: "
+                       f"{problem}\n")
+    return config
+{%- endif %}
+
+
+def result_of(parser, args, data, ssl_config):
+    """The command's result, from the controller at -s/-p."""
+    remote = connect(parser, args, ssl_config)
+    if data is not None or returns_array(driver_methods()[args.command]):
+        remote.close_rpc()
+        return call_with_arrays(parser, args, data, ssl_config)
+    try:
+        return call(parser, remote, args)
+    finally:
+        remote.close_rpc()
 
 
 def main():
-    parser = get_argparser()
+    try:
+        parser = get_argparser()
+    except ParameterClash as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        sys.exit(1)
     args = parser.parse_args()
     common_args.init_logger_from_args(args)
 
-    # The files first: a mistyped name needs no controller to be told.
+    # The files first: a mistyped name, or a folder that cannot be written
+    # in, needs no controller to be told.
     uploaded = array_parameter(args.parameters)
     data = (read_array(parser, getattr(args, destination(uploaded)))
             if uploaded is not None else None)
-    output = getattr(args, "client:output", None)
-    if output is not None:
-        array_format(parser, output)
-    remote = connect(parser, args)
-    if uploaded is not None or returns_array(driver_methods()[args.command]):
-        remote.close_rpc()
-        result = call_with_arrays(parser, args, data)
-    else:
+    ssl_config = {{ "ssl_files(parser, args)" if cookiecutter.ssl else "None" }}
+    with output_file(parser, args) as output:
         try:
-            result = call(parser, remote, args)
-        finally:
-            remote.close_rpc()
-    if output is not None and isinstance(result, numpy.ndarray):
-        write_array(parser, output, result)
-        return
+            result = result_of(parser, args, data, ssl_config)
+        except bulk.ControllerUnreachable as error:
+            logger.info("connecting failed", exc_info=True)
+            parser.exit(1, f"{parser.prog}: error: cannot reach the "
+                           f"controller at {error}\n")
+        if output is not None:
+            with writing(parser, output.path):
+                output.save(result)
+            return
     for line in output_lines(result):
         print(line)
 

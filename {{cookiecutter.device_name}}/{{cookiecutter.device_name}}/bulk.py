@@ -149,33 +149,106 @@ async def _called(method, args, kwargs):
 
 
 class ControllerUnreachable(ConnectionError):
-    """No controller accepted the connection: unlike a ConnectionError
+    """No controller of this device answered: nothing listens, something
+    else answers, or the SSL handshake failed. Unlike a ConnectionError
     that the driver raises, and the controller passes on."""
 
 
-async def _connected(host, port, ssl_config):
+# Seconds to connect, the SSL handshake and sipyco's greeting included
+# (not the calls: those take what the driver takes).
+CONNECT_TIMEOUT = 10.0
+# The dtype kinds of numbers: bool, int, unsigned, float, complex.
+NUMBERS = "biufc"
+
+
+def unreachable(host, port, error, timeout=CONNECT_TIMEOUT):
+    """The ControllerUnreachable for ``error``, raised while connecting to
+    host:port: it names them and says why, in words."""
+    from ssl import SSLError
+
+    if isinstance(error, (TimeoutError, asyncio.TimeoutError)):
+        why = f"no answer within {timeout} s"
+    elif isinstance(error, SSLError):
+        why = f"the SSL handshake failed: {error}"
+    elif isinstance(error, OSError):  # refused, reset, no route to host
+        why = str(error)
+    elif isinstance(error, EOFError):
+        why = ("it closed the connection during sipyco's handshake (as a "
+               "controller with --ssl does for a client it does not trust)")
+    else:  # what it sent is no sipyco greeting
+        why = "what answers there is no sipyco controller"
+    return ControllerUnreachable(f"{host}:{port}: {why}")
+
+
+def served_targets(client, host, port):
+    """The targets that a sipyco client's server says it serves, once it
+    is known to speak pyon v2; else ControllerUnreachable."""
+    # sipyco keeps this private. Without pyon v2 it decodes the server's
+    # replies with eval; a sipyco without the attribute requires pyon v2.
+    features = getattr(client, f"_{type(client).__name__}__features",
+                       "pyon_v2")
+    if "pyon_v2" not in features.split():
+        raise ControllerUnreachable(
+            f"{host}:{port}: it does not offer pyon_v2 (an older sipyco?), "
+            "without which its replies would be decoded with eval")
+    targets, _ = client.get_rpc_id()
+    if not isinstance(targets, list) \
+            or not all(isinstance(target, str) for target in targets):
+        raise ControllerUnreachable(f"{host}:{port}: what answers there is "
+                                    "no sipyco controller")
+    return targets
+
+
+async def _connected(host, port, ssl_config, timeout=CONNECT_TIMEOUT):
     # Imported here: the device tests import this module without sipyco.
     from sipyco.pc_rpc import AsyncioClient
 
-    client = AsyncioClient()
+    client, greeted = AsyncioClient(), False
     try:
-        await client.connect_rpc(host, port, TARGET, ssl_config)
-    except OSError as error:
-        raise ControllerUnreachable(f"{host}:{port}: {error}") from error
+        await asyncio.wait_for(_greeted(client, host, port, ssl_config),
+                               timeout)
+        greeted = True
+    except ControllerUnreachable:
+        raise
+    except Exception as error:
+        raise unreachable(host, port, error, timeout) from error
+    finally:
+        if not greeted:
+            await _closed(client)
     return client
 
 
+async def _closed(client):
+    """Close the connection; one that the other end reset or never
+    completed is closed too, and what the caller gets is unchanged."""
+    try:
+        await client.close_rpc()
+    except OSError:
+        pass
+
+
+async def _greeted(client, host, port, ssl_config):
+    await client.connect_rpc(host, port, None, ssl_config)
+    if TARGET not in served_targets(client, host, port):
+        raise ControllerUnreachable(f"{host}:{port}: it serves no {TARGET} "
+                                    "target: is it an older version?")
+    await client.select_rpc_target(TARGET)
+
+
 async def upload_async(host, port, method, data, args=(), kwargs=None,
-                       *, parameter="", ssl_config=None, progress=None):
+                       *, parameter="", ssl_config=None, progress=None,
+                       timeout=CONNECT_TIMEOUT):
     """Call the driver's ``method`` with the array ``data`` as its first
     argument (or as the keyword argument ``parameter``), then ``args`` and
     ``kwargs``; ``data`` travels in chunks below sipyco's limit, and
-    ``progress(samples, length)`` follows each. Return what it returns."""
+    ``progress(samples, length)`` follows each. Return what it returns.
+    A controller that does not answer within ``timeout`` seconds, or
+    cannot be reached, raises ControllerUnreachable."""
     data = numpy.ascontiguousarray(data)
     if data.ndim != 1:
         raise ValueError("upload takes a one-dimensional array")
     step = max(1, UPLOAD_CHUNK_BYTES // data.itemsize)
-    client = await _connected(host, port, ssl_config)
+    client = await _connected(host, port, ssl_config, timeout)
     try:
         await client.begin(len(data), data.dtype.str)
         for index, start in enumerate(range(0, len(data), step)):
@@ -185,28 +258,60 @@ async def upload_async(host, port, method, data, args=(), kwargs=None,
         return await client.commit(method, list(args), dict(kwargs or {}),
                                    parameter)
     finally:
-        await client.close_rpc()
+        await _closed(client)
 
 
 async def download_async(host, port, method, args=(), kwargs=None, *,
-                         ssl_config=None, progress=None):
+                         ssl_config=None, progress=None,
+                         timeout=CONNECT_TIMEOUT):
     """The array that the driver's ``method`` returns for ``args`` and
-    ``kwargs``, read in chunks; ``progress(samples, length)`` follows
-    each."""
-    client = await _connected(host, port, ssl_config)
+    ``kwargs``, read in chunks, each checked; ``progress(samples,
+    length)`` follows each. Connecting as upload_async() does."""
+    client = await _connected(host, port, ssl_config, timeout)
     try:
-        length, dtype = await client.call(method, list(args),
-                                          dict(kwargs or {}))
-        result = numpy.empty(length, numpy.dtype(dtype))
+        result = _result_for(await client.call(method, list(args),
+                                               dict(kwargs or {})))
         step = max(1, DOWNLOAD_CHUNK_BYTES // result.itemsize)
-        for start in range(0, length, step):
-            result[start:start + step] = await client.fetch(start,
-                                                            start + step)
+        for start in range(0, len(result), step):
+            stop = min(start + step, len(result))
+            result[start:stop] = _checked_chunk(
+                await client.fetch(start, stop), result.dtype, stop - start)
             if progress:
-                progress(min(start + step, length), length)
+                progress(stop, len(result))
         return result
     finally:
-        await client.close_rpc()
+        await _closed(client)
+
+
+def _result_for(reply):
+    """An empty array for the (length, dtype) that call() returned."""
+    try:
+        length, dtype = reply
+        kind = numpy.dtype(dtype) if isinstance(dtype, str) else None
+    except (TypeError, ValueError):
+        kind = None
+    if kind is None or kind.kind not in NUMBERS \
+            or not isinstance(length, (int, numpy.integer)) \
+            or isinstance(length, bool) or length < 0:
+        raise ValueError(f"the controller sent {_shown(reply)} for an "
+                         "array's length and dtype")
+    return numpy.empty(length, kind)
+
+
+def _checked_chunk(chunk, dtype, length):
+    if not isinstance(chunk, numpy.ndarray) or chunk.dtype != dtype \
+            or chunk.shape != (length,):
+        raise ValueError(f"the controller sent {_shown(chunk)} where "
+                         f"{length} samples of {dtype} were due")
+    return chunk
+
+
+def _shown(value):
+    """A value from the network, described in a few words."""
+    if isinstance(value, numpy.ndarray):
+        return f"an array of {value.shape} {value.dtype}"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def upload(*arguments, **options):
