@@ -27,6 +27,17 @@ def test_acquire_takes_a_whole_number_of_samples(driver, call, n):
         call(driver.acquire(n))
 
 
+def test_no_more_than_the_memory_depth_is_acquired_or_loaded(driver, call):
+    """Refused before anything is allocated: acquire(100000000) would
+    take 800 MB of the controller's memory, several times over."""
+    call(driver.upload([5.0]))
+    with pytest.raises(ValueError, match="more than an acquisition holds"):
+        call(driver.acquire(100_000_000))
+    with pytest.raises(ValueError, match="more than the waveform memory"):
+        call(driver.upload([0.0] * (driver.MEMORY_DEPTH + 1)))
+    assert call(driver.checksum()) == 5.0
+
+
 @pytest.mark.parametrize("data", [
     pytest.param([1.0, 2.0 + 0.5j], id="complex"),
     pytest.param([1.0, "2.0"], id="text"),
