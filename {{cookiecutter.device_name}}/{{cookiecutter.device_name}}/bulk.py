@@ -26,12 +26,16 @@ aqcli_{{ name }} uses them; so can an experiment or a script::
 
 import asyncio
 import inspect
+from ssl import SSLError
 
 import numpy
 
 from .ndsp_runtime.limits import check_array
 from .ndsp_runtime.surface import remote_methods
 
+# The dtype kinds of numbers: bool, int, unsigned, float, complex; what
+# pyon carries as raw samples.
+NUMBERS = "biufc"
 TARGET = "{{ name }}_bulk"
 # Raw bytes per upload chunk: base64 and pyon keep the request line below
 # the server's 4 MiB.
@@ -66,7 +70,7 @@ class BulkSession:
             raise ValueError(f"length must be a whole number of samples, "
                              f"not {length!r}")
         kind = numpy.dtype(dtype)
-        if kind.kind not in "biufc":  # what pyon carries as raw samples
+        if kind.kind not in NUMBERS:
             raise TypeError(f"{kind} is not a numeric dtype")
         self._drop_staged()
         what = f"an upload of {length} samples of {kind}"
@@ -157,15 +161,9 @@ class ControllerUnreachable(ConnectionError):
 # Seconds to connect, the SSL handshake and sipyco's greeting included
 # (not the calls: those take what the driver takes).
 CONNECT_TIMEOUT = 10.0
-# The dtype kinds of numbers: bool, int, unsigned, float, complex.
-NUMBERS = "biufc"
-
-
 def unreachable(host, port, error, timeout=CONNECT_TIMEOUT):
     """The ControllerUnreachable for ``error``, raised while connecting to
     host:port: it names them and says why, in words."""
-    from ssl import SSLError
-
     if isinstance(error, (TimeoutError, asyncio.TimeoutError)):
         why = f"no answer within {timeout} s"
     elif isinstance(error, SSLError):
