@@ -23,6 +23,7 @@ import asyncio
 import base64
 import collections
 import contextlib
+import gc
 import json
 import logging
 import time
@@ -42,6 +43,9 @@ GREETING = b"ARTIQ pc_rpc\n"
 # A client may repeat one kind of misbehaviour in a loop: say it once in
 # this many seconds, with how often it happened meanwhile.
 REPORT_INTERVAL = 10.0
+# Replies this small are always sent: an error that says a limit is
+# reached must itself get through.
+SMALL_REPLY = 64 * 1024
 # How often a connection that has left too many replies unread is checked.
 UNREAD_POLL = 0.02
 
@@ -85,15 +89,18 @@ class Connection:
         self.peer = f"{peer[0]}:{peer[1]}"
         self.last_active = time.monotonic()
         self.aborted = False
+        self.largest_reply = 0
         self._written = 0
         self._reply_ends = collections.deque()  # stream offsets
 
     def write(self, reply):
         """Send ``reply``, a line in pieces of bytes."""
+        start = self._written
         for piece in reply:
             self.writer.write(piece)
             self._written += len(piece)
         self._reply_ends.append(self._written)
+        self.largest_reply = max(self.largest_reply, self._written - start)
 
     def unread_replies(self):
         """How many replies are still in this process's send buffer; what
@@ -182,8 +189,22 @@ class GuardedServer(Server):
                 connection.abort()
             else:
                 connection.writer.close()
-            if held >= self.limits.max_array_bytes // 4:
-                give_back_memory()
+            await self._closed(connection)
+
+    @staticmethod
+    async def _closed(connection):
+        """Wait for the end of the connection, and give back its memory.
+
+        asyncio keeps the error that ended a connection (a client gone
+        mid-reply: BrokenPipeError) until it is asked for, then logs it
+        with a traceback; the traceback holds the frames that were
+        sending, and the reply with them, until Python's cycle collector
+        runs. So ask for it, and collect what a large reply left."""
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(connection.writer.wait_closed(), 1.0)
+        if connection.largest_reply > LARGE_BLOCK:
+            gc.collect()
+            give_back_memory()
 
     async def _converse(self, connection):
         target, encode, decode = await self._handshake(connection)
@@ -339,10 +360,11 @@ class GuardedServer(Server):
         """Send ``reply``, once the client has read all but a few of the
         replies before it; a client that reads none for idle_timeout is
         closed."""
+        size = sum(map(len, reply))
         try:
-            connection.account.hold(
-                "replies", connection.unsent_bytes() + sum(map(len, reply)),
-                "a reply")
+            if size > SMALL_REPLY:
+                connection.account.hold(
+                    "replies", connection.unsent_bytes() + size, "a reply")
         except ValueError:  # over a memory limit: say so instead
             reply = [(encode({"status": "failed",
                               "exception": current_exc_packed()})
