@@ -71,8 +71,8 @@ def test_frame_adds_the_terminator_and_refuses_one_inside():
         framer.frame(b"VOLT 1\r\n*RST")
 
 
-@pytest.mark.parametrize("terminator, limit", [(b"", 10), (b"\n", 0),
-                                              (b"\r\n", 1)])
+@pytest.mark.parametrize("terminator, limit",
+                         [(b"", 10), (b"\n", 0), (b"\r\n", 1)])
 def test_a_framer_needs_a_terminator_and_room(terminator, limit):
     with pytest.raises(ValueError):
         LineFramer(terminator, limit=limit)
