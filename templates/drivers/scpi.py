@@ -87,8 +87,10 @@ class {{ cls }}:
         try:
             return bool({{ await }}self.identify())
         except Exception:
-            logger.warning("the instrument did not answer *IDN?",
-                           exc_info=True)
+            # With -v: the caller (the controller at start, artiq_ctlmgr)
+            # says that ping failed, in one line.
+            logger.info("the instrument did not answer *IDN?",
+                        exc_info=True)
             return False
 
     {{ def }} close(self):

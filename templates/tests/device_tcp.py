@@ -8,12 +8,12 @@ these tests with its own. The contract tests (test_contract_*.py) check
 what every NDSP owes ARTIQ, whatever its device, and must keep passing
 unchanged."""
 
+import time
 from concurrent.futures import ThreadPoolExecutor
-{% if cookiecutter.driver_api == "asyncio" %}import time
-{% endif %}
+
 import pytest
 
-from conftest import SIPYCO_MISSING
+from conftest import NAME, SIPYCO_MISSING, run_controller
 from {{ name }} import transport
 from {{ name }}.driver import {{ cookiecutter.__driver_class }} as Driver
 from {{ name }}.simulation import FakeDevice, SimulatedTransport

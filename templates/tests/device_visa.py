@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 {% endif %}
 import pytest
 
-from conftest import SIPYCO_MISSING
+from conftest import NAME, SIPYCO_MISSING, free_port, run_controller
 from {{ name }} import transport
 from {{ name }}.driver import {{ cookiecutter.__driver_class }} as Driver
 from {{ name }}.simulation import FakeDevice, SimulatedTransport
@@ -112,6 +112,18 @@ def test_a_resource_that_cannot_be_opened(pyvisa_py, tmp_path, call):
     with pytest.raises(Exception, match="could not open port"):
         call(transport.open_transport(f"ASRL{tmp_path}/ttyUSB0::INSTR",
                                       timeout=TIMEOUT))
+
+
+def test_a_socket_where_nothing_listens_is_not_served(pyvisa_py):
+    """pyvisa-py opens it without an error, and fails at the first
+    exchange: the controller must not serve it."""
+    pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
+    address = f"TCPIP::127.0.0.1::{free_port()}::SOCKET"
+    result = run_controller("-d", address, "--timeout", str(SILENCE_TIMEOUT))
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"aqctl_{NAME}: error: cannot open device {address!r}: it does not "
+        f"answer: ping() returned False"]
 
 
 def test_a_missing_library_says_how_to_install_it(monkeypatch, call):

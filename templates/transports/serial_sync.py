@@ -1,14 +1,28 @@
 """The serial transport: lines over a serial port, with pyserial.
 
+The lines are framed by ndsp_runtime.framing: a reply that comes after its
+read timed out is dropped, never read as the answer to a later query.
 pyserial is imported only when a device is opened, so that --simulation
 needs nothing but sipyco.
 """
 
+import logging
 import threading
+import time
+
+from .ndsp_runtime.framing import LineFramer
+
+logger = logging.getLogger(__name__)
 
 ADDRESS_HELP = ("a serial port: /dev/ttyUSB0, COM3, or a pyserial URL such "
                 "as hwgrep://0403:6001, socket://host:port or loop://")
 DEFAULT_BAUDRATE = 9600
+# Seconds a blocking read of the port waits at most, so that the deadlines
+# are the transport's own (a read returns as soon as a byte comes).
+POLL = 0.05
+# Before a write, at most this many pieces already received are read and
+# dropped: a device that never stops talking cannot hold the write up.
+STALE_READS = 64
 
 
 def add_options(group):
@@ -24,6 +38,7 @@ class SerialTransport:
     def __init__(self, port, timeout):
         self._port = port
         self._timeout = timeout
+        self._framer = LineFramer()
         self._lock = threading.Lock()
 
     def write_line(self, line):
@@ -45,14 +60,51 @@ class SerialTransport:
         self._port.close()
 
     def _write(self, line):
-        self._port.write(line.encode("ascii") + b"\n")
+        data = self._framer.frame(line.encode("ascii"))
+        self._settle()
+        self._port.write(data)
 
     def _read(self):
-        data = self._port.readline()
-        if not data.endswith(b"\n"):
-            raise TimeoutError(f"{self._port.name} sent no full line within "
-                               f"{self._timeout} s (got {data!r})")
-        return data.decode("ascii", "replace").rstrip("\r\n")
+        deadline = time.monotonic() + self._timeout
+        while (line := self._framer.read_line()) is None:
+            if not self._receive(deadline - time.monotonic()):
+                got = self._framer.in_progress[:80]
+                self._framer.read_timed_out()
+                raise TimeoutError(f"{self._port.name} sent no full line "
+                                   f"within {self._timeout} s (got {got!r})")
+        return line.decode("ascii", "replace")
+
+    def _settle(self):
+        """Before a write: wait up to one timeout for a late reply still
+        owed, and drop it with whatever else has come (framing.py)."""
+        deadline = time.monotonic() + self._timeout
+        while self._framer.owes and self._receive(deadline - time.monotonic()):
+            pass
+        for _ in range(STALE_READS):
+            if not self._receive(0):
+                break
+        if dropped := self._framer.begin_exchange():
+            logger.warning("dropped %d late or unasked line(s) from %s",
+                           dropped, self._port.name)
+
+    def _receive(self, wait):
+        """Feed the framer what comes within ``wait`` seconds (0: what has
+        come already); whether anything did."""
+        try:
+            data = self._take(wait)
+        except OSError as error:  # SerialException too: the port is gone
+            raise ConnectionError(f"{self._port.name}: {error}") from error
+        self._framer.feed(data)
+        return bool(data)
+
+    def _take(self, wait):
+        deadline = time.monotonic() + wait
+        while not (waiting := self._port.in_waiting):
+            if time.monotonic() >= deadline:
+                return b""
+            if first := self._port.read(1):  # waits POLL seconds at most
+                return first
+        return self._port.read(waiting)
 
 
 def open_transport(device, timeout, baudrate=DEFAULT_BAUDRATE):
@@ -62,5 +114,5 @@ def open_transport(device, timeout, baudrate=DEFAULT_BAUDRATE):
     except ImportError as error:
         raise ImportError("the serial transport needs pyserial: "
                           "pip install pyserial") from error
-    port = serial.serial_for_url(device, baudrate=baudrate, timeout=timeout)
+    port = serial.serial_for_url(device, baudrate=baudrate, timeout=POLL)
     return SerialTransport(port, timeout)

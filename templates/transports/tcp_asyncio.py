@@ -1,6 +1,15 @@
-"""The TCP transport: lines over a TCP connection (a LAN instrument)."""
+"""The TCP transport: lines over a TCP connection (a LAN instrument).
+
+The lines are framed by ndsp_runtime.framing: a reply that comes after its
+read timed out is dropped, never read as the answer to a later query.
+"""
 
 import asyncio
+import logging
+
+from .ndsp_runtime.framing import LineFramer
+
+logger = logging.getLogger(__name__)
 
 ADDRESS_HELP = ("host[:port] of the instrument: 192.168.1.50, "
                 "psu.lab.example:5025, [::1]:5025 (default port 5025)")
@@ -23,12 +32,45 @@ def parse_address(device):
     return host, int(port)
 
 
+class _Receiver(asyncio.Protocol):
+    """Feeds the framer what arrives, as it arrives (the framer bounds
+    what it holds), and wakes the read that waits for it."""
+
+    def __init__(self, framer):
+        self.framer = framer
+        self._arrived = asyncio.Event()
+        self._closed = False
+        self._error = None  # what closed it, if an error did
+
+    def data_received(self, data):
+        self.framer.feed(data)
+        self._arrived.set()
+
+    def connection_lost(self, exc):
+        self._closed, self._error = True, exc
+        self._arrived.set()
+
+    async def receive(self, wait):
+        """Wait up to ``wait`` seconds for more data; whether any came."""
+        self._arrived.clear()
+        if not self._closed:
+            try:
+                await asyncio.wait_for(self._arrived.wait(), max(wait, 0))
+            except asyncio.TimeoutError:
+                return False
+        if self._closed:
+            why = f": {self._error!r}" if self._error else ""
+            raise ConnectionError(f"the instrument closed the connection{why}")
+        return True
+
+
 class TCPTransport:
     """Lines to and from a TCP connection; each exchange holds the lock."""
 
-    def __init__(self, reader, writer, timeout):
-        self._reader = reader
-        self._writer = writer
+    def __init__(self, link, receiver, timeout):
+        self._link = link
+        self._receiver = receiver
+        self._framer = receiver.framer
         self._timeout = timeout
         self._lock = asyncio.Lock()
 
@@ -48,27 +90,46 @@ class TCPTransport:
             return await self._read()
 
     async def close(self):
-        self._writer.close()
+        self._link.close()
 
     async def _write(self, line):
-        self._writer.write(line.encode("ascii") + b"\n")
-        await self._writer.drain()
+        data = self._framer.frame(line.encode("ascii"))
+        await self._settle()
+        self._link.write(data)
 
     async def _read(self):
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeout
         try:
-            data = await asyncio.wait_for(self._reader.readline(),
-                                          self._timeout)
-        except asyncio.TimeoutError:
-            raise TimeoutError(
-                f"no full line within {self._timeout} s") from None
-        if not data.endswith(b"\n"):
-            raise ConnectionError("the instrument closed the connection")
-        return data.decode("ascii", "replace").rstrip("\r\n")
+            while (line := self._framer.read_line()) is None:
+                if not await self._receiver.receive(deadline - loop.time()):
+                    raise TimeoutError(
+                        f"no full line within {self._timeout} s "
+                        f"(got {self._framer.in_progress[:80]!r})")
+        except (TimeoutError, asyncio.CancelledError):
+            self._framer.read_timed_out()  # its reply is dropped if it comes
+            raise
+        return line.decode("ascii", "replace")
+
+    async def _settle(self):
+        """Before a write: wait up to one timeout for a late reply still
+        owed, and drop it with whatever else has come (framing.py)."""
+        await asyncio.sleep(0)  # the event loop hands over what has come
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeout
+        while self._framer.owes and await self._receiver.receive(
+                deadline - loop.time()):
+            pass
+        if dropped := self._framer.begin_exchange():
+            logger.warning("dropped %d late or unasked line(s) from the "
+                           "instrument", dropped)
 
 
 async def open_transport(device, timeout):
     """A connection to the instrument at ``device``, host[:port]."""
     host, port = parse_address(device)
-    reader, writer = await asyncio.wait_for(
-        asyncio.open_connection(host, port), timeout)
-    return TCPTransport(reader, writer, timeout)
+    link, receiver = await asyncio.wait_for(
+        asyncio.get_running_loop().create_connection(
+            lambda: _Receiver(LineFramer()), host, port),
+        timeout)
+    return TCPTransport(link, receiver, timeout)

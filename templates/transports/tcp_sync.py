@@ -1,11 +1,25 @@
-"""The TCP transport: lines over a TCP connection (a LAN instrument)."""
+"""The TCP transport: lines over a TCP connection (a LAN instrument).
 
+The lines are framed by ndsp_runtime.framing: a reply that comes after its
+read timed out is dropped, never read as the answer to a later query.
+"""
+
+import logging
 import socket
 import threading
+import time
+
+from .ndsp_runtime.framing import LineFramer
+
+logger = logging.getLogger(__name__)
 
 ADDRESS_HELP = ("host[:port] of the instrument: 192.168.1.50, "
                 "psu.lab.example:5025, [::1]:5025 (default port 5025)")
 DEFAULT_PORT = 5025
+RECEIVE_SIZE = 4096
+# Before a write, at most this many pieces already received are read and
+# dropped: a device that never stops talking cannot hold the write up.
+STALE_READS = 64
 
 
 def add_options(group):
@@ -30,7 +44,7 @@ class TCPTransport:
     def __init__(self, sock, timeout):
         self._sock = sock
         self._timeout = timeout
-        self._received = bytearray()
+        self._framer = LineFramer()
         self._lock = threading.Lock()
 
     def write_line(self, line):
@@ -52,21 +66,46 @@ class TCPTransport:
         self._sock.close()
 
     def _write(self, line):
-        self._sock.sendall(line.encode("ascii") + b"\n")
+        data = self._framer.frame(line.encode("ascii"))
+        self._settle()
+        self._sock.settimeout(self._timeout)
+        self._sock.sendall(data)
 
     def _read(self):
-        while b"\n" not in self._received:
-            try:
-                data = self._sock.recv(4096)
-            except socket.timeout:
-                raise TimeoutError(
-                    f"no full line within {self._timeout} s "
-                    f"(got {bytes(self._received)!r})") from None
-            if not data:
-                raise ConnectionError("the instrument closed the connection")
-            self._received += data
-        line, _, self._received = self._received.partition(b"\n")
-        return line.decode("ascii", "replace").rstrip("\r")
+        deadline = time.monotonic() + self._timeout
+        while (line := self._framer.read_line()) is None:
+            if not self._receive(deadline - time.monotonic()):
+                got = self._framer.in_progress[:80]
+                self._framer.read_timed_out()
+                raise TimeoutError(f"no full line within {self._timeout} s "
+                                   f"(got {got!r})")
+        return line.decode("ascii", "replace")
+
+    def _settle(self):
+        """Before a write: wait up to one timeout for a late reply still
+        owed, and drop it with whatever else has come (framing.py)."""
+        deadline = time.monotonic() + self._timeout
+        while self._framer.owes and self._receive(deadline - time.monotonic()):
+            pass
+        for _ in range(STALE_READS):
+            if not self._receive(0):
+                break
+        if dropped := self._framer.begin_exchange():
+            logger.warning("dropped %d late or unasked line(s) from the "
+                           "instrument", dropped)
+
+    def _receive(self, wait):
+        """Feed the framer what comes within ``wait`` seconds (0: what has
+        come already); whether anything did."""
+        self._sock.settimeout(max(wait, 0))  # 0: does not block
+        try:
+            data = self._sock.recv(RECEIVE_SIZE)
+        except (BlockingIOError, socket.timeout):
+            return False
+        if not data:
+            raise ConnectionError("the instrument closed the connection")
+        self._framer.feed(data)
+        return True
 
 
 def open_transport(device, timeout):

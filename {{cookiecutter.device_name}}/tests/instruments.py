@@ -7,20 +7,43 @@ import os
 import select
 import socket
 import threading
+import time
 
 
 class Instrument:
     """Answers each line with ``handle(line)``; None is no answer.
 
-    Replace ``handle`` to make the instrument misbehave.
+    Replace ``handle`` to make the instrument misbehave; answer_late()
+    makes it answer late, send_unasked() sends a line nobody asked for.
     """
 
     def __init__(self, handle):
         self.handle = handle
+        # Set once the last late reply has been sent in full.
+        self.late_reply_sent = threading.Event()
+        self._late = []  # (delay, bytes sent on time) of the next replies
 
-    def answer(self, line):
+    def answer_late(self, delay, on_time=0):
+        """Send the next reply ``delay`` seconds late, as a busy instrument
+        does (it reads nothing meanwhile); its first ``on_time`` bytes go on
+        time, as a reply cut short at a timeout."""
+        self.late_reply_sent.clear()
+        self._late.append((delay, on_time))
+
+    def respond(self, line, send):
+        """Answer one line received, through ``send(bytes)``."""
         reply = self.handle(line.decode("ascii").rstrip("\r\n"))
-        return None if reply is None else reply.encode("ascii") + b"\n"
+        if reply is None:
+            return
+        reply = reply.encode("ascii") + b"\n"
+        if not self._late:
+            send(reply)
+            return
+        delay, on_time = self._late.pop(0)
+        send(reply[:on_time])
+        time.sleep(delay)
+        send(reply[on_time:])
+        self.late_reply_sent.set()
 
 
 class TCPInstrument(Instrument):
@@ -52,12 +75,17 @@ class TCPInstrument(Instrument):
             threading.Thread(target=self._serve, args=(connection,),
                              daemon=True).start()
 
+    def send_unasked(self, line):
+        """Send ``line`` on every connection, unasked."""
+        for connection in self._connections:
+            connection.sendall(line.encode("ascii") + b"\n")
+
     def _serve(self, connection):
-        with connection, connection.makefile("rb") as lines:
+        # An unplug() resets the connection under it.
+        with contextlib.suppress(OSError), connection, \
+                connection.makefile("rb") as lines:
             for line in lines:
-                reply = self.answer(line)
-                if reply is not None:
-                    connection.sendall(reply)
+                self.respond(line, connection.sendall)
 
     def close(self):
         self._server.shutdown(socket.SHUT_RDWR)
@@ -94,9 +122,15 @@ class PtyInstrument(Instrument):
             received += data
             while b"\n" in received:
                 line, _, received = received.partition(b"\n")
-                reply = self.answer(line)
-                if reply is not None:
-                    os.write(self._far, reply)
+                self.respond(line, self._write)
+
+    def _write(self, data):
+        while data:
+            data = data[os.write(self._far, data):]
+
+    def send_unasked(self, line):
+        """Send ``line`` to the near end, unasked."""
+        self._write(line.encode("ascii") + b"\n")
 
     def unplug(self):
         """Hang up, as a USB serial adapter pulled out does: the near end
