@@ -161,6 +161,8 @@ class ControllerUnreachable(ConnectionError):
 # Seconds to connect, the SSL handshake and sipyco's greeting included
 # (not the calls: those take what the driver takes).
 CONNECT_TIMEOUT = 10.0
+
+
 def unreachable(host, port, error, timeout=CONNECT_TIMEOUT):
     """The ControllerUnreachable for ``error``, raised while connecting to
     host:port: it names them and says why, in words."""
