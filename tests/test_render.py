@@ -126,6 +126,7 @@ def public_functions(tree):
     functions = (ast.FunctionDef, ast.AsyncFunctionDef)
     nodes = [*tree.body, *(node for top in tree.body
                            if isinstance(top, ast.ClassDef)
+                           and not top.name.startswith("_")
                            for node in top.body)]
     return [node for node in nodes if isinstance(node, functions)
             and not node.name.startswith("_")]

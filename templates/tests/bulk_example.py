@@ -5,11 +5,12 @@
 
 import numpy  # noqa: E402
 
-from conftest import NAME  # noqa: E402
 from {{ cookiecutter.device_name }} import bulk  # noqa: E402
 {%- if cookiecutter.ssl %}
 from certificates import client_ssl_arguments, client_ssl_config  # noqa: E402
 {%- endif %}
+
+CLIENT = "aqcli_{{ cookiecutter.device_name }}"
 
 
 def bulk_arguments(served):
@@ -50,7 +51,7 @@ def run_client(served, monkeypatch, capsys, *arguments):
 
     connection = ["-s", "127.0.0.1", "-p", str(served.port){{ ",
                   *client_ssl_arguments()" if cookiecutter.ssl }}]
-    monkeypatch.setattr("sys.argv", [f"aqcli_{NAME}", *connection,
+    monkeypatch.setattr("sys.argv", [CLIENT, *connection,
                                      *arguments])
     try:
         main()
@@ -86,7 +87,7 @@ def test_an_unwritable_output_is_one_line_naming_it(served, monkeypatch,
                                                     capsys, tmp_path):
     path = tmp_path / "missing" / "out.npy"
     assert run_client(served, monkeypatch, capsys, "acquire", "3", "-o",
-                      str(path)) == (1, f"aqcli_{NAME}: error: {path}: "
+                      str(path)) == (1, f"{CLIENT}: error: {path}: "
                                         "cannot write it: No such file or "
                                         "directory\n")
 
@@ -112,7 +113,7 @@ def test_a_file_the_device_cannot_take_leaves_the_previous_waveform(
     write(tmp_path / name)
     monkeypatch.chdir(tmp_path)
     code, stderr = run_client(served, monkeypatch, capsys, "upload", name)
-    assert (code, stderr) == (1, f"aqcli_{NAME}: error: {message}\n")
+    assert (code, stderr) == (1, f"{CLIENT}: error: {message}\n")
     assert checksum(served) == 6.0
 
 
@@ -123,7 +124,7 @@ def test_an_acquisition_replaces_a_file_only_with_f(served, monkeypatch,
     path = tmp_path / "TRACE.NPY"
     path.write_text("precious")
     assert run_client(served, monkeypatch, capsys, "acquire", "6", "-o",
-                      str(path)) == (1, f"aqcli_{NAME}: error: {path}: "
+                      str(path)) == (1, f"{CLIENT}: error: {path}: "
                                         "exists: give -f to replace it\n")
     assert path.read_text() == "precious"
     code, stderr = run_client(served, monkeypatch, capsys, "acquire", "6",
