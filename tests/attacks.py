@@ -261,11 +261,10 @@ def eval_requests(controller, marker):
     return outcomes, []
 
 
-def closed_after(connection, seconds):
-    """Whether the controller has closed ``connection``, read nothing of
-    for ``seconds``: what was sent before, then its end."""
-    time.sleep(seconds)
-    connection.settimeout(5.0)
+def closed_by_server(connection, timeout=5.0):
+    """Whether the controller closes ``connection`` within ``timeout``,
+    whatever it sends before."""
+    connection.settimeout(timeout)
     try:
         while connection.recv(1 << 20):
             pass
@@ -274,6 +273,13 @@ def closed_after(connection, seconds):
     except ConnectionResetError:
         pass
     return True
+
+
+def closed_after(connection, seconds):
+    """Whether the controller has closed ``connection``, read nothing of
+    for ``seconds``."""
+    time.sleep(seconds)
+    return closed_by_server(connection)
 
 
 def release(kept):

@@ -31,6 +31,7 @@ from ndsp_runtime.limits import MIB, Limits  # noqa: E402
 from ndsp_runtime.server import (GuardedServer, PerConnection,  # noqa: E402
                                  array_reply)
 from ndsp_runtime.surface import Surface, remote_methods  # noqa: E402
+from attacks import closed_by_server, handshake, request  # noqa: E402
 
 
 class Device:
@@ -148,18 +149,7 @@ def serve():
 
 
 def raw(port, target="device", features="pyon_v2"):
-    """A connection that has done sipyco's handshake, and its lines."""
-    connection = socket.create_connection(("127.0.0.1", port), timeout=5)
-    lines = connection.makefile("rb")
-    connection.sendall(b"ARTIQ pc_rpc\n")
-    lines.readline()
-    connection.sendall(f"{target} {features}".strip().encode() + b"\n")
-    return connection, lines, lines.readline()
-
-
-def request(name, *args):
-    return pyon.encode({"action": "call", "name": name, "args": list(args),
-                        "kwargs": {}}).encode() + b"\n"
+    return handshake(port, target, features)
 
 
 def eventually(condition, timeout=5.0):
@@ -168,20 +158,6 @@ def eventually(condition, timeout=5.0):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.02)
-    return True
-
-
-def closed_by_server(connection, timeout=5.0):
-    """Whether the server closes ``connection`` within ``timeout``,
-    whatever it sends before."""
-    connection.settimeout(timeout)
-    try:
-        while connection.recv(1 << 20):
-            pass
-    except TimeoutError:
-        return False
-    except ConnectionResetError:
-        pass
     return True
 
 
