@@ -329,6 +329,22 @@ def test_connections_over_the_limit_close_the_idlest(serve, caplog):
             connection.close()
 
 
+def test_a_connection_waiting_for_its_call_is_not_the_one_closed(serve):
+    """A long call (an experiment's ramp) keeps its connection when new
+    ones crowd in: the idlest of the others goes."""
+    served = serve(max_connections=3)
+    connection, lines, _ = raw(served.port)
+    with connection, lines:
+        connection.sendall(request("wait", 1.0))
+        time.sleep(0.2)  # its call runs
+        crowd = [raw(served.port) for _ in range(4)]
+        reply = pyon.decode(lines.readline().decode())
+        for other, other_lines, _ in crowd:
+            other_lines.close()
+            other.close()
+    assert reply == {"status": "ok", "ret": 1.0}
+
+
 def test_a_slow_handshake_is_closed(serve):
     served = serve(handshake_timeout=0.2)
     with socket.create_connection(("127.0.0.1", served.port)) as silent:

@@ -89,6 +89,7 @@ class Connection:
         self.peer = f"{peer[0]}:{peer[1]}"
         self.last_active = time.monotonic()
         self.aborted = False
+        self.busy = False  # a call of its is running
         self.largest_reply = 0
         self._written = 0
         self._reply_ends = collections.deque()  # stream offsets
@@ -160,8 +161,10 @@ class GuardedServer(Server):
                 if not connection.aborted]
 
     def _make_room(self):
-        idlest = min(self._open(),
-                     key=lambda connection: connection.last_active)
+        # The idlest of those not waiting for a call to end: an
+        # experiment's long call keeps its connection.
+        idlest = min(self._open(), key=lambda connection: (
+            connection.busy, connection.last_active))
         self.report.warning(
             "evicted", "%d connections, the most allowed "
             "(--max-connections): closed the one from %s, idle for %.1f s",
@@ -220,7 +223,11 @@ class GuardedServer(Server):
                     "request (%s: %s)", connection.peer,
                     type(error).__name__, str(error)[:80])
                 return
-            reply = await self._reply(target, request, encode)
+            connection.busy = True
+            try:
+                reply = await self._reply(target, request, encode)
+            finally:
+                connection.busy = False
             if reply is None:  # a SystemExit: the server stops
                 return
             await self._send(connection, reply, encode)
