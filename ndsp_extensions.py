@@ -40,9 +40,14 @@ ARTIQ_ASSIGNED_PORTS = sorted(
     {*range(1066, 1069), *range(1380, 1387), *range(3248, 3274), 3275, 3276})
 
 # The one registry of options: for each answer chosen among values, the
-# values it takes (as cookiecutter.json offers them, default first) and the
-# files it brings. The hooks read it through the Jinja environment, the
-# template's tests directly; a test checks every path below exists.
+# values it takes (as cookiecutter.json offers them, default first), one
+# record per value where a value has facts of its own, and the files it
+# brings. The hooks read it through the Jinja environment, the template's
+# tests and benchmark directly; a test checks every path below exists.
+#   records:     per value, its facts (for transport: the example device,
+#                the address the README shows, the PyPI libraries it needs
+#                at run time and in its tests, the modules they install,
+#                which --simulation must not import)
 #   adds:        generated files (in the project; {name} is device_name),
 #                each kept only for the values listed with it
 #   fragments:   the template's files its values choose with {% include %};
@@ -50,31 +55,43 @@ ARTIQ_ASSIGNED_PORTS = sorted(
 #   shapes_code: its answers change the generated code, so the tests
 #                render every combination of such options
 #   label:       a yes/no option's name in test ids ("client", "no_client")
+TRANSPORTS = {
+    "console": {"device": "console", "address": "console", "libraries": [],
+                "test_libraries": [], "modules": []},
+    "serial": {"device": "scpi", "address": "/dev/ttyUSB0",
+               "libraries": ["pyserial"], "test_libraries": [],
+               "modules": ["serial"]},
+    "tcp": {"device": "scpi", "address": "192.168.1.50:5025",
+            "libraries": [], "test_libraries": [], "modules": []},
+    # pyvisa-py opens serial (ASRL) resources only with pyserial, which it
+    # makes an extra ("pyvisa-py[serial]"): named here itself, so that the
+    # flake, which takes nixpkgs names, gets it too.
+    "visa": {"device": "scpi", "address": "TCPIP::192.168.1.50::INSTR",
+             "libraries": ["pyvisa", "pyvisa-py", "pyserial"],
+             "test_libraries": ["pyvisa-sim"],
+             "modules": ["pyvisa", "pyvisa_py"]},
+}
 OPTIONS = {
     "transport": {
-        "values": ["console", "serial", "tcp", "visa"],
-        "adds": {"tests/instruments.py": ["serial", "tcp", "visa"]},
-        "fragments": ["templates/transports/{transport}_{driver_api}.py",
-                      "templates/tests/device_{transport}.py",
+        "values": list(TRANSPORTS),
+        "records": TRANSPORTS,
+        "fragments": ["templates/tests/device_{transport}.py",
                       "templates/readme/transport_{transport}.md",
                       "templates/drivers/{__device}.py",
-                      "templates/simulations/{__device}.py",
+                      "templates/fake_devices/{__device}.py",
                       "templates/tests/protocol_{__device}.py",
                       "templates/readme/device_{__device}.md"],
         "shapes_code": True,
     },
     "driver_api": {
         "values": ["sync", "asyncio"],
-        "fragments": ["templates/simulations/transport_{driver_api}.py",
-                      "templates/tests/calls_{driver_api}.py"],
+        "fragments": ["templates/tests/calls_{driver_api}.py"],
         "shapes_code": True,
     },
     "include_client": {
         "values": [False, True],
         "adds": {"{name}/aqcli_{name}.py": [True],
-                 "{name}/bulk.py": [True],
-                 "tests/test_contract_client.py": [True],
-                 "tests/test_contract_bulk.py": [True]},
+                 "tests/test_contract_client.py": [True]},
         "shapes_code": True,
         "label": "client",
     },
@@ -91,13 +108,6 @@ OPTIONS = {
         "shapes_code": True,
         "label": "rexec",
     },
-    "ssl": {
-        "values": [False, True],
-        "adds": {"tests/certificates.py": [True],
-                 "tests/test_contract_ssl.py": [True]},
-        "shapes_code": True,
-        "label": "ssl",
-    },
     "license": {
         "values": ["LGPL-3.0-or-later", "MIT", "BSD-3-Clause",
                    "GPL-3.0-or-later", "Apache-2.0"],
@@ -105,39 +115,10 @@ OPTIONS = {
     },
     "run_checks": {"values": [True, False]},
 }
-# Answers that cannot work together, and why: the pre-generation hook
-# refuses them, and the tests leave them out of their combinations.
-CONFLICTS = [
-    ({"ssl": True, "remote_exec": True},
-     "ARTIQ's device manager opens the remote execution target "
-     "(controller_aux_target) without SSL, so an SSL controller would "
-     "refuse it: choose one of ssl and remote_exec"),
-]
-
-# Per transport: what a device address looks like, and the libraries the
-# generated package needs (by driver_api); pyvisa-sim only for its tests.
-EXAMPLE_ADDRESSES = {
-    "console": "console",
-    "serial": "/dev/ttyUSB0",
-    "tcp": "192.168.1.50:5025",
-    "visa": "TCPIP::192.168.1.50::INSTR",
-}
-# pyvisa-py opens serial (ASRL) resources only with pyserial, which it
-# makes an extra ("pyvisa-py[serial]"): named here itself, so that the
-# flake, which takes nixpkgs names, gets it too.
-VISA_LIBRARIES = ["pyvisa", "pyvisa-py", "pyserial"]
-TRANSPORT_LIBRARIES = {
-    ("serial", "sync"): ["pyserial"],
-    ("serial", "asyncio"): ["pyserial", "pyserial-asyncio"],
-    ("visa", "sync"): VISA_LIBRARIES,
-    ("visa", "asyncio"): VISA_LIBRARIES,
-}
-TEST_LIBRARIES = {"visa": ["pyvisa-sim"]}
-# The modules those libraries install: what --simulation must not import.
-TRANSPORT_MODULES = {
-    "serial": ["serial", "serial_asyncio"],
-    "visa": ["pyvisa", "pyvisa_py"],
-}
+# Answers that cannot work together, and why, as ({key: value, ...},
+# reason): the pre-generation hook refuses them, and the tests leave them
+# out of their combinations.
+CONFLICTS = []
 
 # Derived ports land here: clear of ARTIQ, of the privileged ports and of the
 # ephemeral range that operating systems hand out to clients (32768 and up).
@@ -196,11 +177,6 @@ def title_from_name(device_name):
                     for part in str(device_name).split("_") if part)
 
 
-def transport_libraries(transport, driver_api):
-    """The PyPI names a transport needs, for ``dependencies``."""
-    return TRANSPORT_LIBRARIES.get((transport, driver_api), [])
-
-
 # The generated server relies on the feature negotiation (pyon_v2) that
 # arrived in sipyco 1.10 (--ssl needs 1.9). ARTIQ's release-8 pins 1.8.
 SIPYCO = "sipyco>=1.10"
@@ -210,10 +186,18 @@ def project_dependencies(answers):
     """What pyproject.toml depends on, and flake.nix builds with: sipyco
     (by name with its minimum version, first: the flake takes it from the
     ARTIQ flake), then the nixpkgs names of NumPy (the driver's arrays),
-    the transport's libraries, and tqdm for the client's progress bars."""
+    the chosen transport's libraries (every transport ships, the others
+    are extras), and tqdm for the client's progress bars."""
     return [SIPYCO, "numpy",
-            *transport_libraries(answers["transport"], answers["driver_api"]),
+            *TRANSPORTS[answers["transport"]]["libraries"],
             *(["tqdm"] if answers["include_client"] else [])]
+
+
+def transport_extras():
+    """pyproject's optional dependencies: an extra per transport that
+    needs a library."""
+    return {name: record["libraries"] for name, record in TRANSPORTS.items()
+            if record["libraries"]}
 
 
 def toml_string(text):
@@ -277,9 +261,8 @@ def register(environment):
         artiq_assigned_ports=ARTIQ_ASSIGNED_PORTS,
         options=OPTIONS,
         conflicts=CONFLICTS,
-        example_addresses=EXAMPLE_ADDRESSES,
-        transport_modules=TRANSPORT_MODULES,
-        test_libraries=TEST_LIBRARIES,
+        transports=TRANSPORTS,
+        transport_extras=transport_extras(),
     )
 
 

@@ -8,11 +8,9 @@ this Python has them; a check that runs and fails fails the generation.
 import importlib.util
 import json
 import pathlib
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 ANSWERS = json.loads(r'''{{ cookiecutter | tojson }}''')
@@ -69,35 +67,14 @@ def free_loopback_port():
         return probe.getsockname()[1]
 
 
-def make_certificates(folder):
-    """Throwaway certificates, with the openssl command: the controller's
-    (controller.pem, .key) and the client's (client.pem, .key)."""
-    for name in ("controller", "client"):
-        subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-             "-sha256", "-days", "1", "-subj", f"/CN={name}",
-             "-keyout", str(folder / f"{name}.key"),
-             "-out", str(folder / f"{name}.pem")],
-            check=True, capture_output=True)
-    return (["--ssl", str(folder / "controller.pem"),
-             str(folder / "controller.key"), str(folder / "client.pem")],
-            [str(folder / name)
-             for name in ("client.pem", "client.key", "controller.pem")])
-
-
-def connect(port, controller, target, ssl_files):
+def connect(port, controller, target):
     """A sipyco client of the starting controller, once it listens."""
     from sipyco.pc_rpc import Client
 
-    ssl_config = None
-    if ssl_files:
-        from sipyco.tools import SimpleSSLConfig
-        ssl_config = SimpleSSLConfig(*ssl_files)
     deadline = time.monotonic() + SMOKE_TIMEOUT
     while True:
         try:
-            return Client("127.0.0.1", port, target, timeout=SMOKE_TIMEOUT,
-                          ssl_config=ssl_config)
+            return Client("127.0.0.1", port, target, timeout=SMOKE_TIMEOUT)
         except ConnectionRefusedError:
             if controller.poll() is not None:
                 raise CheckFailed("the controller exited before it served")
@@ -140,18 +117,18 @@ def check_remote_execution(client):
                           f"returned {alive!r}, expected True")
 
 
-def run_checks(port, controller, ssl_files):
+def run_checks(port, controller):
     """Every check the answers call for, then terminate."""
     checks = [(NAME, check_the_contract)]
     if ANSWERS["remote_exec"]:
         checks.append((f"{NAME}_rexec", check_remote_execution))
     for target, check in checks:
-        client = connect(port, controller, target, ssl_files)
+        client = connect(port, controller, target)
         try:
             check(client)
         finally:
             client.close_rpc()
-    client = connect(port, controller, NAME, ssl_files)
+    client = connect(port, controller, NAME)
     try:
         client.terminate()
     finally:
@@ -164,34 +141,23 @@ def smoke_test(project):
         say("sipyco is not installed for this Python; "
             "controller smoke test skipped.")
         return
-    if ANSWERS["ssl"] and shutil.which("openssl") is None:
-        say("the openssl command is not on PATH, which makes the smoke "
-            "test's throwaway certificates; controller smoke test skipped.")
-        return
-    with tempfile.TemporaryDirectory() as folder:
-        ssl_options, ssl_files = ([], None)
-        if ANSWERS["ssl"]:
-            ssl_options, ssl_files = make_certificates(pathlib.Path(folder))
-        serve_and_check(project, ssl_options, ssl_files)
+    serve_and_check(project)
     said = ["answered ping() over RPC", "documented every method"]
-    if ANSWERS["ssl"]:
-        said[0] += " with SSL"
     if ANSWERS["remote_exec"]:
         said.append("ran code through its remote execution target")
     say(f"smoke test: aqctl_{NAME} --simulation {', '.join(said)}, and "
         "exited cleanly on terminate.")
 
 
-def serve_and_check(project, ssl_options, ssl_files):
+def serve_and_check(project):
     port = free_loopback_port()
     command = [sys.executable, "-m", f"{NAME}.aqctl_{NAME}", "--simulation",
-               "--no-localhost-bind", "--bind", "127.0.0.1", "-p", str(port),
-               *ssl_options]
+               "--no-localhost-bind", "--bind", "127.0.0.1", "-p", str(port)]
     controller = subprocess.Popen(command, cwd=project, text=True,
                                   stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT)
     try:
-        run_checks(port, controller, ssl_files)
+        run_checks(port, controller)
         controller.communicate(timeout=SMOKE_TIMEOUT)
         if controller.returncode != 0:
             raise CheckFailed(f"the controller exited with code "

@@ -51,7 +51,7 @@ def needed(answers):
     return ["sipyco", *LIBRARY_MODULES[answers["transport"]],
             *(["artiq.master.worker_db"] if answers.get("include_mediator")
               else []),
-            *(["openssl"] if answers.get("ssl") else [])]
+            "openssl"]
 
 
 class Installed:
@@ -263,14 +263,11 @@ def free_port():
         return probe.getsockname()[1]
 
 
-def controller_answers(port, ssl_files=None):
+def controller_answers(port):
     from sipyco.pc_rpc import Client
-    from sipyco.tools import SimpleSSLConfig
 
     try:
-        client = Client("127.0.0.1", port, "hello", timeout=5,
-                        ssl_config=SimpleSSLConfig(*ssl_files) if ssl_files
-                        else None)
+        client = Client("127.0.0.1", port, "hello", timeout=5)
     except OSError:
         return False
     try:

@@ -5,7 +5,6 @@ device_db entry under a real artiq_master and artiq_ctlmgr included."""
 
 import os
 import re
-import runpy
 import shutil
 import subprocess
 import sys
@@ -36,12 +35,13 @@ def first_rows(*keys):
 
 
 # sipyco_rpctool, run on the first row of each transport: every example
-# device, both driver_apis, SSL and remote execution among them.
+# device, both driver_apis and remote execution among them.
 RPCTOOL_ROWS = first_rows("transport")
 # The artiq_ctlmgr test, on the first row of each device_db that the
-# options write: the entry changes with SSL, remote execution and the
-# mediator, not with the transport, the driver_api or the client.
-CTLMGR_ROWS = first_rows("ssl", "remote_exec", "include_mediator")
+# options write: the entry changes with remote execution and the
+# mediator, not with the transport, the driver_api or the client (each
+# project's test runs the entry and its SSL alternative).
+CTLMGR_ROWS = first_rows("remote_exec", "include_mediator")
 # An /etc/hosts where localhost resolves to ::1 first, as on many desktops.
 LOCALHOST_IPV6_FIRST = "::1 localhost\n127.0.0.1 localhost\n"
 
@@ -162,8 +162,7 @@ def test_artiq_ctlmgr_runs_the_entry(installations, answers):
         assert result.returncode == 5, result.stdout + result.stderr
         assert re.search("sipyco|artiq", result.stdout), result.stdout
         return
-    assert_passed_or_skipped_for_a_reason(
-        result, "sipyco", *(["openssl"] if installed.answers["ssl"] else []))
+    assert_passed_or_skipped_for_a_reason(result, "sipyco", "openssl")
 
 
 def test_skip_reasons_are_shown_without_options(render):
@@ -231,17 +230,16 @@ WITHOUT_IPV6 = (
                     "without IPv6")
 def test_the_controller_starts_on_a_host_without_ipv6(installations):
     """Where ::1 cannot be bound: the controller with no bind option, and
-    the device_db entry as written under artiq_ctlmgr. SSL and remote
-    execution change the controller's serving: one project with each. A
-    network of its own: ARTIQ's ports there are this test's alone."""
-    for option in ("ssl", "remote_exec"):
-        answers = next(answers for answers in ROWS if answers[option])
-        installed = installations[combination_id(answers)]
-        result = installed.run("unshare", "-rn", "sh", "-c", WITHOUT_IPV6,
-                               "sh", str(installed.python),
-                               cwd=installed.project)
-        assert result.returncode == 0, result.stdout + result.stderr
-        assert "2 passed" in result.stdout, result.stdout
+    the device_db entry as written and with SSL under artiq_ctlmgr, on a
+    project with remote execution, which adds a target. A network of its
+    own: ARTIQ's ports there are this test's alone."""
+    answers = next(answers for answers in ROWS if answers["remote_exec"])
+    installed = installations[combination_id(answers)]
+    result = installed.run("unshare", "-rn", "sh", "-c", WITHOUT_IPV6,
+                           "sh", str(installed.python),
+                           cwd=installed.project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 passed" in result.stdout, result.stdout
 
 
 # What each example device answers to sipyco_rpctool: (arguments, output).
@@ -261,31 +259,23 @@ def rpctool_session(installed):
     --simulation appended (-d is given, and the simulation wins), called
     with sipyco_rpctool, then terminated: every output, and its own."""
     port = free_port()
-    address = ndsp_extensions.EXAMPLE_ADDRESSES[
-        installed.answers["transport"]]
-    server_ssl, client_ssl = [], []
-    if installed.answers["ssl"]:  # the project's own throwaway certificates
-        certificates = runpy.run_path(
-            str(installed.project / "tests" / "certificates.py"))
-        server_ssl = certificates["controller_ssl_arguments"]()[1:]
-        client_ssl = certificates["client_ssl_arguments"]()[1:]
+    address = ndsp_extensions.TRANSPORTS[
+        installed.answers["transport"]]["address"]
     controller = installed.popen(
         "aqctl_hello", "-d", address, "--simulation",
-        "--no-localhost-bind", "--bind", "127.0.0.1", "-p", str(port),
-        *(["--ssl", *server_ssl] if server_ssl else []))
+        "--no-localhost-bind", "--bind", "127.0.0.1", "-p", str(port))
     calls = [["list-methods"],
              *(arguments for arguments, _ in
                RPCTOOL_CALLS[example_device(installed.answers)]),
              ["call", "terminate"]]
     outputs = {}
     try:
-        if wait_for(lambda: controller_answers(port, client_ssl)):
+        if wait_for(lambda: controller_answers(port)):
             for arguments in calls:
-                # -t: with remote execution, the controller has two.
+                # -t: the example's arrays make a second target.
                 action, *rest = arguments
                 outputs[" ".join(arguments)] = installed.run(
                     str(installed.python), "-m", "sipyco.sipyco_rpctool",
-                    *(["--ssl", *client_ssl] if client_ssl else []),
                     "127.0.0.1", str(port), action, "-t", "hello", *rest)
         controller.communicate(timeout=30)
     finally:

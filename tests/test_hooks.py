@@ -125,15 +125,6 @@ def test_pre_gen_hook_accepts(tmp_path, key, value):
     assert result.stderr == ""
 
 
-def test_ssl_with_remote_execution_is_refused(tmp_path):
-    answers = answers_for(ssl=True, remote_exec=True)
-    result = run_pre_gen_hook(tmp_path, answers)
-    assert result.returncode == 1
-    assert "  remote_exec = True: ARTIQ's device manager opens the remote " \
-        "execution target" in result.stderr
-    assert "choose one of ssl and remote_exec" in result.stderr
-
-
 def test_pre_gen_hook_reports_every_problem_at_once(tmp_path):
     answers = answers_for()
     bad = {"device_name": "Bad-Name", "default_port": "3249",
@@ -177,15 +168,11 @@ def test_default_generation_runs_both_checks(tmp_path):
 
 
 @pytest.mark.parametrize("answer, said", [
-    ("ssl=yes", "answered ping() over RPC with SSL"),
     ("remote_exec=yes", "ran code through its remote execution target"),
 ])
 @NEEDS_SIPYCO
 def test_the_smoke_test_covers_the_chosen_options(tmp_path, answer, said):
-    """SSL with throwaway certificates; the aux target runs code."""
-    if "ssl" in answer and shutil.which("openssl") is None:
-        pytest.skip("the openssl command is not on PATH: the smoke test "
-                    "makes its throwaway certificates with it")
+    """The aux target runs code."""
     result = run_cookiecutter(tmp_path, answer)
     assert result.returncode == 0, result.stdout + result.stderr
     assert said in result.stdout
@@ -212,7 +199,7 @@ def template_copy(tmp_path, path, old, new):
 
 
 # The default project's transport and driver, and its controller.
-TRANSPORT = "templates/transports/console_sync.py"
+FAKE_DEVICE = "templates/fake_devices/console.py"
 DRIVER = "templates/drivers/console.py"
 CONTROLLER = ("{{cookiecutter.device_name}}/{{cookiecutter.device_name}}/"
               "aqctl_{{cookiecutter.device_name}}.py")
@@ -221,7 +208,7 @@ MESSAGE_DOCSTRING = ('        """Print the text ``msg`` on the console as '
                      '"message: <msg>"."""\n')
 # (file to break, text, its broken replacement, what the failure must say)
 BROKEN_TEMPLATES = [
-    pytest.param(TRANSPORT, "import sys\n", "import sys\nimport json\n",
+    pytest.param(FAKE_DEVICE, "from .ndsp", "import json\nfrom .ndsp",
                  ["flake8 found problems", "F401 'json' imported but unused"],
                  id="flake8"),
     pytest.param(DRIVER, "        return not self._closed",
@@ -455,8 +442,8 @@ def test_overwriting_says_the_files_stay(tmp_path):
     first = run_cookiecutter(output, "run_checks=no")
     assert first.returncode == 0, first.stderr
     (output / "hello" / "notes.txt").write_text("mine")
-    template = template_copy(tmp_path, TRANSPORT, "import sys\n",
-                             "import sys\nimport json\n")
+    template = template_copy(tmp_path, FAKE_DEVICE, "from .ndsp",
+                             "import json\nfrom .ndsp")
     result = run_python("-m", "cookiecutter", "--no-input", "-f", "-o",
                         str(output), str(template))
     assert result.returncode != 0
@@ -465,7 +452,7 @@ def test_overwriting_says_the_files_stay(tmp_path):
             in result.stderr)
     project = output / "hello"
     assert (project / "notes.txt").read_text() == "mine"
-    assert "import json" in (project / "hello" / "transport.py").read_text()
+    assert "import json" in (project / "hello" / "fake_device.py").read_text()
     assert not list(project.glob(".ndsp-template-*"))
 
 

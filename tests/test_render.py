@@ -105,20 +105,19 @@ def test_optional_files_follow_the_registry(render, answers):
 
 
 @pytest.mark.parametrize("answers", COVERING, ids=combination_id)
-def test_the_transport_is_its_plain_fragment(render, answers):
-    """transport.py is the fragment that flake8 reads in this repository,
-    and its library is a dependency."""
-    project = render(**answers)
-    fragment = (TEMPLATE / "templates" / "transports" /
-                f"{answers['transport']}_{answers['driver_api']}.py")
-    assert (project / "hello" / "transport.py").read_text() == \
-        fragment.read_text()
-    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
-    libraries = ndsp_extensions.transport_libraries(
-        answers["transport"], answers["driver_api"])
-    assert pyproject["project"]["dependencies"] == [
-        "sipyco>=1.10", "numpy", *libraries,
+def test_the_chosen_transports_library_is_a_dependency(render, answers):
+    """The chosen transport's library is a dependency, every other's an
+    extra: -d picks the transport."""
+    pyproject = tomllib.loads((render(**answers) / "pyproject.toml")
+                              .read_text())["project"]
+    record = ndsp_extensions.TRANSPORTS[answers["transport"]]
+    assert pyproject["dependencies"] == [
+        "sipyco>=1.10", "numpy", *record["libraries"],
         *(["tqdm"] if answers["include_client"] else [])]
+    extras = pyproject["optional-dependencies"]
+    for transport, facts in ndsp_extensions.TRANSPORTS.items():
+        assert extras.get(transport, []) == facts["libraries"]
+    assert extras["test"] == ["pytest>=7", *record["test_libraries"]]
 
 
 def public_functions(tree):
@@ -136,11 +135,10 @@ def public_functions(tree):
 def test_driver_api_shapes_the_driver_and_its_transports(render, answers):
     package = render(**answers) / "hello"
     coroutine = answers["driver_api"] == "asyncio"
-    for module in ("driver.py", "transport.py", "simulation.py"):
+    for module in ("driver.py",):
         tree = ast.parse((package / module).read_text())
-        methods = [node for node in public_functions(tree)
-                   if node.name not in ("add_options", "parse_address",
-                                        "handle")]
+        methods = public_functions(tree)
+        assert len(methods) >= 3, module
         assert len(methods) >= 3, module
         for method in methods:
             assert isinstance(method, ast.AsyncFunctionDef) == coroutine, \
@@ -201,7 +199,7 @@ def test_the_covering_set_meets_every_pair_that_may_meet():
         pairs_met(COMBINATIONS, CODE_VALUES)
     assert COVERING[0] == {key: values[0]
                            for key, values in CODE_VALUES.items()}
-    # 4 transports x 2 driver_apis need 8; 96 combinations are allowed.
+    # 4 transports x 2 driver_apis need 8; 48 combinations are allowed.
     assert len(COVERING) <= 9
 
 
@@ -209,12 +207,14 @@ def test_conflicting_answers_are_left_out():
     for together, _ in ndsp_extensions.CONFLICTS:
         assert not [c for c in COMBINATIONS
                     if all(c[key] == value for key, value in together.items())]
-    assert len(COMBINATIONS) == 4 * 2 * 2 * 2 * 3
+    assert len(COMBINATIONS) == 4 * 2 * 2 * 2 * 2
 
 
-def test_every_transport_has_an_example_address():
-    assert list(ndsp_extensions.EXAMPLE_ADDRESSES) == \
-        OPTIONS["transport"]["values"]
+def test_every_transport_has_its_record():
+    assert list(ndsp_extensions.TRANSPORTS) == OPTIONS["transport"]["values"]
+    for record in ndsp_extensions.TRANSPORTS.values():
+        assert set(record) == {"device", "address", "libraries",
+                               "test_libraries", "modules"}
 
 
 def test_every_question_has_its_readme_row():

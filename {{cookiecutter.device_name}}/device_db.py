@@ -13,35 +13,17 @@
 # reaches the master. At exit artiq_ctlmgr cannot resolve a name, so it
 # stops the controller with SIGTERM instead of the terminate RPC: the
 # controller still exits cleanly, and the log shows one warning.
-{%- if cookiecutter.ssl %}
-#
-# SSL: artiq_ctlmgr and ARTIQ's device manager read the certificates from
-# the folder that the ARTIQ_SSL_DIR environment variable names (README.md
-# says how to make them).
-{%- endif %}
 
 device_db = {
     "{{ name }}": {
         "type": "controller",
         "host": "localhost",
         "port": {{ cookiecutter.default_port }},
-{%- if cookiecutter.remote_exec or cookiecutter.include_client %}
-        # Needed by a controller that serves more than one target.
+        # Needed by a controller that serves more than one target (the
+        # driver's arrays, remote execution).
         "target_name": "{{ name }}",
-{%- endif %}
         "command": "aqctl_{{ name }} -p {port} --bind {bind} "
-                   "--no-localhost-bind -d {{ example_addresses[cookiecutter.transport] }}"
-{%- if cookiecutter.ssl %}
-                   " --ssl {{ ssl_dir }}{{ name }}.pem "
-                   "{{ ssl_dir }}{{ name }}.key "
-                   "{{ ssl_dir }}client.pem",
-        "simple_ssl_config": {
-            "client_cert": "{{ ssl_dir }}client.pem",
-            "client_key": "{{ ssl_dir }}client.key",
-            "server_cert": "{{ ssl_dir }}{{ name }}.pem",
-        },
-{%- else %},
-{%- endif %}
+                   "--no-localhost-bind -d {{ transports[cookiecutter.transport].address }}",
     },
 {%- if cookiecutter.remote_exec %}
     # Remote execution: code that an experiment runs in the controller's
@@ -76,4 +58,21 @@ device_db = {
         "arguments": {"name": "ttl_{{ name }}_trigger"},
     },
 {%- endif %}
+}
+
+# With SSL (mutual TLS), the same entry carries the certificates, which
+# artiq_ctlmgr and ARTIQ's device manager read from the folder that the
+# ARTIQ_SSL_DIR environment variable names (README.md says how to make
+# them): use this entry instead of the one above.{{ " Not with remote\n# execution: ARTIQ opens controller_aux_target without SSL." if cookiecutter.remote_exec }}
+with_ssl = {
+    "{{ name }}": dict(
+        device_db["{{ name }}"],
+        command=device_db["{{ name }}"]["command"]
+        + " --ssl {{ ssl_dir }}{{ name }}.pem {{ ssl_dir }}{{ name }}.key "
+          "{{ ssl_dir }}client.pem",
+        simple_ssl_config={
+            "client_cert": "{{ ssl_dir }}client.pem",
+            "client_key": "{{ ssl_dir }}client.key",
+            "server_cert": "{{ ssl_dir }}{{ name }}.pem",
+        }),
 }

@@ -53,7 +53,7 @@
             artiq-comtools
             artiq.packages.${system}.artiq
             ps.flake8
-            ps.pytest{% for library in test_libraries.get(cookiecutter.transport, []) %}
+            ps.pytest{% for library in transports[cookiecutter.transport].test_libraries %}
             ps.{{ library }}{% endfor %}
           ]))
           pkgs.openssl

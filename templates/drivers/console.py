@@ -4,8 +4,9 @@
 {%- set waveform_command, acquire_command = "waveform:", "acquire:" -%}
 """The driver of the console of ARTIQ's NDSP tutorial.
 
-The driver formats the lines; the transport (transport.py, or
-simulation.py with --simulation) carries them.
+The driver formats the lines; the transport (the runtime's, chosen by
+the address of -d, or its simulated transport to fake_device.py with
+--simulation) carries them.
 Every public method is callable over RPC and shown by
 ``sipyco_rpctool list-methods``: give each a docstring, and no annotation
 that sipyco cannot name (``-> None``, ``int | None``; sipyco#8). The
@@ -25,6 +26,14 @@ def _console_line(msg):
 
 class {{ cls }}:
     """Prints the messages it is sent on a console."""
+
+    @classmethod
+    {{ def }} open(cls, transport, options):
+        """The driver on an opened ``transport``, as the controller builds
+        it; ``options``: the device options by name (add_device_options()
+        of the controller's file). A driver that must ask the device
+        something first, or choose among products, does it here."""
+        return cls(transport)
 
     def __init__(self, transport):
         self._transport = transport

@@ -5,7 +5,8 @@
 """The driver of a SCPI-style instrument, here a power supply.
 
 The driver formats the commands and parses the replies; the transport
-(transport.py, or simulation.py with --simulation) carries the lines.
+(the runtime's, chosen by the address of -d, or its simulated transport
+to fake_device.py with --simulation) carries the lines.
 Every public method is callable over RPC and shown by
 ``sipyco_rpctool list-methods``: give each a docstring, and no annotation
 that sipyco cannot name (``-> None``, ``int | None``; sipyco#8). The
@@ -41,6 +42,14 @@ def _check_volts(volts):
 
 class {{ cls }}:
     """A SCPI-style instrument with one setting, its output voltage."""
+
+    @classmethod
+    {{ def }} open(cls, transport, options):
+        """The driver on an opened ``transport``, as the controller builds
+        it; ``options``: the device options by name (add_device_options()
+        of the controller's file). A driver that must ask the device
+        something first, or choose among products, does it here."""
+        return cls(transport)
 
     def __init__(self, transport):
         self._transport = transport

@@ -5,17 +5,14 @@
 
 import numpy  # noqa: E402
 
-from {{ cookiecutter.device_name }} import bulk  # noqa: E402
-{%- if cookiecutter.ssl %}
-from certificates import client_ssl_arguments, client_ssl_config  # noqa: E402
-{%- endif %}
+from {{ cookiecutter.device_name }}.ndsp_runtime import bulk  # noqa: E402
 
 CLIENT = "aqcli_{{ cookiecutter.device_name }}"
+BULK_TARGET = "{{ cookiecutter.device_name }}" + bulk.SUFFIX
 
 
 def bulk_arguments(served):
-    return {"host": "127.0.0.1", "port": served.port,
-            "ssl_config": {{ "client_ssl_config()" if cookiecutter.ssl else "None" }}}
+    return {"host": "127.0.0.1", "port": served.port}
 
 
 @pytest.mark.parametrize("samples", [1_000_000, 10_000_000])
@@ -36,7 +33,7 @@ def test_a_waveform_round_trips_through_the_controller(served, samples):
 def test_an_upload_cut_off_leaves_the_previous_waveform(served):
     previous = numpy.arange(10.0)
     bulk.upload(method="upload", data=previous, **bulk_arguments(served))
-    session = served.client(target=bulk.TARGET)
+    session = served.client(target=BULK_TARGET)
     session.begin(1000, "<f8")
     session.chunk(0, numpy.ones(500))
     session.close_rpc()  # the connection ends mid-upload
@@ -49,8 +46,7 @@ def run_client(served, monkeypatch, capsys, *arguments):
     """aqcli as its console script runs it: (exit code, stderr)."""
     from {{ cookiecutter.device_name }}.aqcli_{{ cookiecutter.device_name }} import main
 
-    connection = ["-s", "127.0.0.1", "-p", str(served.port){{ ",
-                  *client_ssl_arguments()" if cookiecutter.ssl }}]
+    connection = ["-s", "127.0.0.1", "-p", str(served.port)]
     monkeypatch.setattr("sys.argv", [CLIENT, *connection,
                                      *arguments])
     try:

@@ -6,7 +6,8 @@ It speaks a SCPI-like line protocol: ``ATT <channel>,<dB>`` and
 ``SWEEP:LEN?`` for a stepped sweep, ``SN?`` for the serial number.
 
 The driver formats the commands and parses the replies; the transport
-(transport.py, or simulation.py with --simulation) carries the lines.
+(the runtime's, or its simulated transport to fake_device.py with
+--simulation) carries the lines.
 Every public method is callable over RPC and shown by
 ``sipyco_rpctool list-methods``: give each a docstring, and no annotation
 that sipyco cannot name (``-> None``, ``int | None``; sipyco#8).
@@ -60,6 +61,12 @@ def _parse(reply, command, kind):
 
 class Hello:
     """A 4-channel programmable RF attenuator, 0 to 31.5 dB per channel."""
+
+    @classmethod
+    def open(cls, transport, options):
+        """The driver on an opened ``transport``, as the controller builds
+        it."""
+        return cls(transport)
 
     def __init__(self, transport):
         self._transport = transport

@@ -1,11 +1,10 @@
-"""The fake 4-channel RF attenuator: the FakeDevice part of simulation.py.
+"""The fake 4-channel RF attenuator, behind --simulation: this file
+replaces the example's fake_device.py."""
 
-Everything from the class statement to the end of this file replaces the
-example's fake device, after SimulatedTransport; so it imports nothing.
-"""
+from .ndsp_runtime.simulated import LineDevice
 
 
-class FakeDevice:
+class FakeDevice(LineDevice):
     """A 4-channel programmable RF attenuator in software.
 
     It holds each channel's attenuation, the RF input and output switches

@@ -1,5 +1,4 @@
 {%- set name = cookiecutter.device_name -%}
-{%- set ssl = cookiecutter.ssl -%}
 """What the tests share: the driver's public methods, and the controller,
 run as artiq_ctlmgr does, in a process of its own."""
 
@@ -15,11 +14,6 @@ import pytest
 
 # call and concurrently: the driver's methods, sync or asyncio alike.
 from calls import *  # noqa: F401,F403
-{%- if ssl %}
-# The controller requires SSL: the tests' controllers and clients present
-# throwaway certificates.
-from certificates import client_ssl_config, controller_ssl_arguments
-{%- endif %}
 
 NAME = "{{ name }}"
 CONTROLLER_MODULE = "{{ name }}.aqctl_{{ name }}"
@@ -59,13 +53,22 @@ LOOPBACK = ("--no-localhost-bind", "--bind", "127.0.0.1")
 
 
 class Controller:
-    """A controller serving on a free port."""
+    """A controller serving on a free port; with ``ssl``, requiring the
+    throwaway certificates of certificates.py, which its clients present."""
 
-    def __init__(self, *arguments, port=None, bind=LOOPBACK, env=None):
+    def __init__(self, *arguments, port=None, bind=LOOPBACK, env=None,
+                 ssl=False):
         self.port = free_port() if port is None else port
+        self.ssl_config = None
+        if ssl:
+            from certificates import (client_ssl_config,
+                                      controller_ssl_arguments)
+
+            arguments = (*arguments, *controller_ssl_arguments())
+            self.ssl_config = client_ssl_config()
         self.process = subprocess.Popen(
             [sys.executable, "-m", CONTROLLER_MODULE, *bind,
-             "-p", str(self.port), *arguments{{ ", *controller_ssl_arguments()" if ssl }}],
+             "-p", str(self.port), *arguments],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env=env)
 
@@ -74,7 +77,7 @@ class Controller:
         seconds it waits for each reply."""
         from sipyco.pc_rpc import Client
 
-        ssl_config = {{ "client_ssl_config()" if ssl else "None" }}
+        ssl_config = self.ssl_config
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while True:
             try:
@@ -117,16 +120,9 @@ class Controller:
 
 
 def raw_connection(port):
-    """A bare connection to the controller, as a client's socket is{{ ",
-    with the certificate it trusts" if ssl }}."""
-    connection = socket.create_connection(("127.0.0.1", port),
-                                          timeout=STARTUP_TIMEOUT)
-{%- if ssl %}
-    context = client_ssl_config().create_client_context()
-    return context.wrap_socket(connection)
-{%- else %}
-    return connection
-{%- endif %}
+    """A bare connection to the controller, as a client's socket is."""
+    return socket.create_connection(("127.0.0.1", port),
+                                    timeout=STARTUP_TIMEOUT)
 
 
 class RawClient:

@@ -19,19 +19,19 @@ import typing
 import numpy
 import pytest
 
-from conftest import (NAME, SIPYCO_MISSING, STARTUP_TIMEOUT, free_port,
-                      public_methods)
-{%- if cookiecutter.ssl %}
-from certificates import (client_ssl_arguments, client_ssl_config,
-                          controller_ssl_arguments)
-{%- endif %}
+from conftest import (NAME, SIPYCO_MISSING, STARTUP_TIMEOUT, Controller,
+                      free_port, public_methods)
 
 pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
 
-from {{ name }} import bulk
-from {{ name }}.aqcli_{{ name }} import (
-    call_arguments, get_argparser, main, output_lines, progress_bar)
+from {{ name }}.aqcli_{{ name }} import get_argparser, main
 from {{ name }}.driver import {{ cookiecutter.__driver_class }} as Driver
+from {{ name }}.ndsp_runtime import bulk
+from {{ name }}.ndsp_runtime.client import (call_arguments, output_lines,
+                                           progress_bar)
+
+# Where the client finds its driver's class: a test gives it another.
+CLIENT_DRIVER = f"{NAME}.aqcli_{NAME}.{{ cookiecutter.__driver_class }}"
 
 # A command-line word for each annotation the client types, and its value;
 # an array is a file (see the array_file fixture).
@@ -39,8 +39,6 @@ SAMPLES = {int: ("3", 3), float: ("2.5", 2.5), str: ("text", "text"),
            bool: ("true", True),
            numpy.ndarray: ("samples.npy", "samples.npy")}
 SEQUENCES = {list, tuple, collections.abc.Sequence}
-# Methods the controller calls itself: not commands.
-NOT_COMMANDS = {"close"}
 # Another controller: a real sipyco server with the target named first.
 OTHER_CONTROLLER = """
 import sys
@@ -56,8 +54,7 @@ simple_server_loop({sys.argv[2]: Other()}, "127.0.0.1", int(sys.argv[1]),
 
 
 def commands():
-    return {name: method for name, method in public_methods(Driver).items()
-            if name not in NOT_COMMANDS}
+    return public_methods(Driver)
 
 
 def sample(parameter):
@@ -98,8 +95,8 @@ def sent(method, words):
 
 
 def connection_options(port):
-    """Where the client finds the controller{{ ", and its certificates" if cookiecutter.ssl }}."""
-    return ["-s", "127.0.0.1", "-p", str(port){{ ", *client_ssl_arguments()" if cookiecutter.ssl }}]
+    """Where the client finds the controller."""
+    return ["-s", "127.0.0.1", "-p", str(port)]
 
 
 def run_main(monkeypatch, capsys, port, *arguments, connection=None):
@@ -143,7 +140,7 @@ def test_a_method_added_to_the_driver_is_a_command(monkeypatch, capsys):
                  unit: str = "%"):
             """Set the output to 50 %, as added by this test."""
 
-    monkeypatch.setattr(f"{NAME}.aqcli_{NAME}.Driver", Extended)
+    monkeypatch.setattr(CLIENT_DRIVER, Extended)
     words = ["-p", "1234", "tune", "7", "a", "b"]
     args = get_argparser().parse_args(words + ["--timeout", "2"])
     assert (args.port, args.timeout) == (1234, 10.0)
@@ -197,7 +194,7 @@ def test_a_bad_array_file_is_one_line_naming_it(monkeypatch, capsys,
     """Told before the controller is asked: none listens here."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "samples.txt").write_text("1\n")
-    monkeypatch.setattr(f"{NAME}.aqcli_{NAME}.Driver", WithArrays)
+    monkeypatch.setattr(CLIENT_DRIVER, WithArrays)
     code, _, stderr = run_main(monkeypatch, capsys, free_port(), *words)
     assert code == 1
     assert stderr == f"aqcli_{NAME}: error: {message}\n"
@@ -205,7 +202,7 @@ def test_a_bad_array_file_is_one_line_naming_it(monkeypatch, capsys,
 
 def test_an_array_parameter_takes_a_file_and_an_array_result_an_output(
         monkeypatch):
-    monkeypatch.setattr(f"{NAME}.aqcli_{NAME}.Driver", WithArrays)
+    monkeypatch.setattr(CLIENT_DRIVER, WithArrays)
     assert sent(WithArrays.load, ["load", "in.csv", "--gain", "2"]) == {
         "self": None, "data": "in.csv", "gain": 2.0}
     args = get_argparser().parse_args(["trace", "-o", "out.npy"])
@@ -273,8 +270,7 @@ def other_controller():
     def start(target, script=OTHER_CONTROLLER):
         port = free_port()
         processes.append(subprocess.Popen(
-            [sys.executable, "-c", script, str(port), target{{ ",
-             *controller_ssl_arguments()" if cookiecutter.ssl }}],
+            [sys.executable, "-c", script, str(port), target],
             stderr=subprocess.PIPE))
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while True:
@@ -308,15 +304,15 @@ def test_a_controller_without_the_bulk_target_is_one_error_line(
         other_controller, monkeypatch, capsys, tmp_path):
     """An array command needs <name>_bulk too: an older controller."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(f"{NAME}.aqcli_{NAME}.Driver", WithArrays)
+    monkeypatch.setattr(CLIENT_DRIVER, WithArrays)
     port = other_controller(NAME)
     code, _, stderr = run_main(monkeypatch, capsys, port, "trace", "-o",
                                "trace.npy")
     assert code == 1
     assert stderr == (
         f"aqcli_{NAME}: error: cannot reach the controller at 127.0.0.1:"
-        f"{port}: it serves no {bulk.TARGET} target: is it an older "
-        "version?\n")
+        f"{port}: it serves {NAME}: no target for arrays (its driver has "
+        "no method that takes or returns one)\n")
     assert os.listdir() == []
 
 
@@ -336,7 +332,7 @@ class Liar:
 ssl = SimpleSSLConfig(*sys.argv[4:]) if sys.argv[4:] else None  # --ssl
 simple_server_loop({"%s": Liar(), "%s": Liar()}, "127.0.0.1",
                    int(sys.argv[1]), ssl_config=ssl)
-""" % (NAME, bulk.TARGET)
+""" % (NAME, NAME + bulk.SUFFIX)
 LIES = {
     "negative-length": ((-1, "<f8"), numpy.zeros(0)),
     "length-as-text": (("2", "<f8"), numpy.zeros(2)),
@@ -357,7 +353,7 @@ def test_a_download_checks_what_the_controller_sends(other_controller, lie):
     port = other_controller(pyon.encode(LIES[lie]), script=LYING_BULK)
     with pytest.raises((TypeError, ValueError), match="^the controller "):
         bulk.download("127.0.0.1", port, "trace",
-                      ssl_config={{ "client_ssl_config()" if cookiecutter.ssl else "None" }})
+                      ssl_config=None)
 
 
 # --- Output files: never replaced unless asked, written whole or not at all
@@ -371,7 +367,7 @@ def downloads(monkeypatch, tmp_path):
     the controller would return is TRACE (the example's controller has no
     such method). The list of downloads made."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(f"{NAME}.aqcli_{NAME}.Driver", WithArrays)
+    monkeypatch.setattr(CLIENT_DRIVER, WithArrays)
     made = []
 
     async def download(*arguments, **options):
@@ -507,7 +503,7 @@ class WithNamesLikeTheClients(Driver):
 
 def test_no_parameter_name_clashes_with_the_output_options(monkeypatch):
     """The client's -o and -f are short options: a parameter is --name."""
-    monkeypatch.setattr(f"{NAME}.aqcli_{NAME}.Driver",
+    monkeypatch.setattr(CLIENT_DRIVER,
                         WithNamesLikeTheClients)
     words = ["record", "-o", "out.npy", "-f", "--o", "1", "--f", "yes",
              "--output", "x", "--overwrite", "no"]
@@ -524,7 +520,7 @@ def test_a_parameter_the_client_cannot_offer_is_one_error_line(
         def show(self, help: str = ""):
             """Show something, as added by this test."""
 
-    monkeypatch.setattr(f"{NAME}.aqcli_{NAME}.Driver", WithHelp)
+    monkeypatch.setattr(CLIENT_DRIVER, WithHelp)
     code, _, stderr = run_main(monkeypatch, capsys, free_port(), "ping")
     assert code == 1
     assert stderr == (f"aqcli_{NAME}: error: the driver's show() cannot be "
@@ -576,7 +572,7 @@ def test_an_unusable_input_file_is_one_line_before_connecting(
     write, message = INPUT_FILES[name]
     write(tmp_path / name)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(f"{NAME}.aqcli_{NAME}.Driver", WithArrays)
+    monkeypatch.setattr(CLIENT_DRIVER, WithArrays)
     code, _, stderr = run_main(monkeypatch, capsys, free_port(), "load",
                                name)
     assert code == 1
@@ -604,7 +600,7 @@ IMPOSTORS = {
     # decoded with eval.
     "no-pyon-v2": lambda connection: connection.sendall(
         b'{"targets": ["%s", "%s"], "description": null}\n'
-        % (NAME.encode(), bulk.TARGET.encode())),
+        % (NAME.encode(), (NAME + bulk.SUFFIX).encode())),
 }
 
 
@@ -652,17 +648,17 @@ def test_bulk_tells_a_server_that_is_no_controller(impostor):
     with pytest.raises(bulk.ControllerUnreachable,
                        match=f"^127.0.0.1:{impostor}: "):
         bulk.download("127.0.0.1", impostor, "trace", timeout=0.5,
-                      ssl_config={{ "client_ssl_config()" if cookiecutter.ssl else "None" }})
+                      ssl_config=None)
     with pytest.raises(bulk.ControllerUnreachable,
                        match=f"^127.0.0.1:{impostor}: "):
         bulk.upload("127.0.0.1", impostor, "load", TRACE, timeout=0.5,
-                    ssl_config={{ "client_ssl_config()" if cookiecutter.ssl else "None" }})
+                    ssl_config=None)
 
 
 def test_an_array_command_without_a_controller_is_one_error_line(
         monkeypatch, capsys, tmp_path):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(f"{NAME}.aqcli_{NAME}.Driver", WithArrays)
+    monkeypatch.setattr(CLIENT_DRIVER, WithArrays)
     port = free_port()
     code, _, stderr = run_main(monkeypatch, capsys, port, "trace", "-o",
                                "trace.npy")
@@ -682,27 +678,49 @@ def test_the_traceback_is_shown_with_v_only():
     assert len(quiet.stderr.splitlines()) == 1
     assert "Traceback" in verbose.stderr
     assert verbose.stderr.splitlines()[-1] == quiet.stderr.strip()
-{%- if cookiecutter.ssl %}
+
+
+@pytest.fixture(scope="module")
+def ssl_served():
+    """A simulation that requires SSL."""
+    controller = Controller("--simulation", ssl=True)
+    controller.client().close_rpc()  # it listens
+    yield controller
+    code, _, stderr = controller.terminate_over_rpc()
+    assert code == 0, stderr
 
 
 @pytest.mark.parametrize("client", [None, "stranger"],
                          ids=["no-certificate", "untrusted-certificate"])
-def test_a_refused_ssl_handshake_is_one_error_line(served, monkeypatch,
+def test_a_refused_ssl_handshake_is_one_error_line(ssl_served, monkeypatch,
                                                    capsys, client):
+    from certificates import client_ssl_arguments
+
+    port = ssl_served.port
     ssl_arguments = client_ssl_arguments(client) if client else []
     code, _, stderr = run_main(
-        monkeypatch, capsys, served.port, "ping",
-        connection=["-s", "127.0.0.1", "-p", str(served.port),
-                    *ssl_arguments])
-    assert_unreachable(code, stderr, served.port)
+        monkeypatch, capsys, port, "ping",
+        connection=["-s", "127.0.0.1", "-p", str(port), *ssl_arguments])
+    assert_unreachable(code, stderr, port)
+
+
+def test_ssl_with_the_trusted_certificate(ssl_served, monkeypatch, capsys):
+    from certificates import client_ssl_arguments
+
+    port = ssl_served.port
+    assert run_main(monkeypatch, capsys, port, "ping", connection=[
+        "-s", "127.0.0.1", "-p", str(port), *client_ssl_arguments()]) == \
+        (0, "True\n", "")
 
 
 @pytest.mark.parametrize("client", [None, "stranger"],
                          ids=["no-certificate", "untrusted-certificate"])
-def test_bulk_tells_a_refused_ssl_handshake(served, client):
+def test_bulk_tells_a_refused_ssl_handshake(ssl_served, client):
+    from certificates import client_ssl_config
+
     with pytest.raises(bulk.ControllerUnreachable,
-                       match=f"^127.0.0.1:{served.port}: "):
-        bulk.download("127.0.0.1", served.port, "ping",
+                       match=f"^127.0.0.1:{ssl_served.port}: "):
+        bulk.download("127.0.0.1", ssl_served.port, "ping",
                       ssl_config=client and client_ssl_config(client))
 
 
@@ -717,4 +735,3 @@ def test_missing_ssl_files_are_one_error_line(monkeypatch, capsys,
     [line] = stderr.splitlines()
     assert line.startswith(
         f"aqcli_{NAME}: error: cannot use the --ssl files: "), line
-{%- endif %}

@@ -14,20 +14,19 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import (CONTROLLER_MODULE, NAME, SIPYCO_MISSING, RawClient,
-                      listening_addresses, public_methods, raw_connection,
-                      run_controller)
+from conftest import (NAME, SIPYCO_MISSING, RawClient, listening_addresses,
+                      public_methods, raw_connection, run_controller)
 
 pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
 from sipyco import pyon
 
 from {{ name }}.driver import {{ cls }} as Driver
 from {{ name }}.aqctl_{{ name }} import (
-    DEFAULT_PORT, DEVICE_TITLE, get_argparser, main, open_driver)
+    CONTROLLER, DEFAULT_PORT, TITLE, get_argparser, main)
 
 DEVICE_DB = pathlib.Path(__file__).parent.parent / "device_db.py"
-# What the real device needs, and --simulation must not import.
-TRANSPORT_MODULES = {{ transport_modules.get(cookiecutter.transport, []) | tojson }}
+# What real devices need, and --simulation must not import.
+TRANSPORT_MODULES = {{ transports.values() | map(attribute="modules") | sum(start=[]) | tojson }}
 
 
 def test_no_device_is_a_usage_error_naming_both(monkeypatch, capsys):
@@ -94,7 +93,7 @@ def test_a_device_that_does_not_answer_is_not_served(monkeypatch, capsys,
     def serve(*args):
         pytest.fail("the controller served a device that does not answer")
 
-    monkeypatch.setattr(f"{CONTROLLER_MODULE}.serve", serve)
+    monkeypatch.setattr(CONTROLLER, "serve", serve)
     monkeypatch.setattr("sys.argv", [f"aqctl_{NAME}", "--simulation"])
     with pytest.raises(SystemExit) as exit:
         main()
@@ -134,7 +133,7 @@ def test_target_and_description(served):
     finally:
         client.close_rpc()
     assert targets[0] == NAME  # the one artiq_ctlmgr pings
-    assert description == DEVICE_TITLE
+    assert description == TITLE
 
 
 def test_every_driver_method_is_listed_with_its_docstring(served):
@@ -182,7 +181,7 @@ def test_the_simulation_imports_no_transport_library(monkeypatch, call):
     for module in TRANSPORT_MODULES:
         monkeypatch.setitem(sys.modules, module, None)  # import fails
     args = get_argparser().parse_args(["-d", "nowhere", "--simulation"])
-    driver = call(open_driver(args))
+    driver = call(CONTROLLER.open_driver(args))
     try:
         assert call(driver.ping()) is True
     finally:
@@ -312,8 +311,9 @@ def test_only_the_drivers_public_methods_can_be_called(served, name):
     assert served.ping() is True
 
 
-def test_device_db_entry_starts_this_controller():
-    entry = runpy.run_path(str(DEVICE_DB))["device_db"][NAME]
+@pytest.mark.parametrize("variant", ["device_db", "with_ssl"])
+def test_device_db_entry_starts_this_controller(variant):
+    entry = runpy.run_path(str(DEVICE_DB))[variant][NAME]
     assert entry["type"] == "controller"
     assert entry["port"] == DEFAULT_PORT
     # artiq_ctlmgr fills in {port}, {bind} and {ARTIQ_SSL_DIR}, then splits
@@ -326,10 +326,13 @@ def test_device_db_entry_starts_this_controller():
     assert args.bind == ["127.0.0.1"]
     assert args.no_localhost_bind
     assert args.device and not args.simulation
-    if "simple_ssl_config" in entry:
+    assert ("simple_ssl_config" in entry) == (variant == "with_ssl")
+    if variant == "with_ssl":
         # The controller presents the certificate that artiq_ctlmgr
         # trusts, and trusts the one that artiq_ctlmgr presents.
         ssl = {key: path.format(ARTIQ_SSL_DIR="/ssl")
                for key, path in entry["simple_ssl_config"].items()}
         assert [args.ssl[0], args.ssl[2]] == [ssl["server_cert"],
                                               ssl["client_cert"]]
+    else:
+        assert args.ssl is None

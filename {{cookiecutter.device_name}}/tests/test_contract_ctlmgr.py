@@ -12,9 +12,7 @@ On a host without IPv6, where both would stop binding ::1, they listen on
 """
 
 import importlib.util
-{%- if cookiecutter.ssl %}
 import os
-{%- endif %}
 import pathlib
 import runpy
 import shutil
@@ -26,9 +24,6 @@ import time
 import pytest
 
 from conftest import NAME, SIPYCO_MISSING, STARTUP_TIMEOUT, free_port
-{%- if cookiecutter.ssl %}
-from certificates import certificates, client_ssl_config
-{%- endif %}
 
 pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
 from sipyco.pc_rpc import Client
@@ -95,20 +90,20 @@ def loopback_options():
         return ["--no-localhost-bind", "--bind", "127.0.0.1"]
 
 
-def write_simulation_device_db(folder):
-    """This package's device_db entry, with --simulation appended."""
-    entry = runpy.run_path(str(DEVICE_DB))["device_db"][NAME]
+def write_simulation_device_db(folder, variant):
+    """This package's device_db entry (``variant``: device_db, or its
+    with_ssl alternative), with --simulation appended."""
+    entry = runpy.run_path(str(DEVICE_DB))[variant][NAME]
     entry = dict(entry, command=entry["command"] + " --simulation")
     device_db = repr({NAME: entry})
     (folder / "device_db.py").write_text(f"device_db = {device_db}\n")
     return entry
 
 
-def ping(host, port):
+def ping(host, port, ssl_config=None):
     """What artiq_ctlmgr asks the controller every 30 s."""
     try:
-        client = Client(host, port, NAME, timeout=5{{ ",
-                        ssl_config=client_ssl_config()" if cookiecutter.ssl }})
+        client = Client(host, port, NAME, timeout=5, ssl_config=ssl_config)
     except OSError:
         return False
     try:
@@ -120,14 +115,17 @@ def ping(host, port):
 class Program:
     """An ARTIQ program run from this Python, its output in a log file."""
 
-    def __init__(self, module, options, folder):
+    def __init__(self, module, options, folder, ssl_folder=None):
+        """``ssl_folder``: ARTIQ_SSL_DIR, where the entry says the
+        certificates are."""
         self.log = folder / (module.rsplit(".", 1)[-1] + ".log")
+        environment = dict(os.environ)
+        if ssl_folder is not None:
+            environment["ARTIQ_SSL_DIR"] = str(ssl_folder)
         with open(self.log, "w") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", module, *options], cwd=folder,
-                stdout=log, stderr=subprocess.STDOUT{{ ",
-                # The certificates, where the entry says they are.
-                env=dict(os.environ, ARTIQ_SSL_DIR=str(certificates()))" if cookiecutter.ssl }})
+                stdout=log, stderr=subprocess.STDOUT, env=environment)
 
     def output(self):
         return self.log.read_text()
@@ -153,9 +151,16 @@ def wait_for(condition, failure, *programs):
         time.sleep(0.1)
 
 
-def test_artiq_ctlmgr_starts_and_stops_the_entry_as_written(tmp_path):
+@pytest.mark.parametrize("variant", ["device_db", "with_ssl"])
+def test_artiq_ctlmgr_starts_and_stops_the_entry_as_written(tmp_path,
+                                                             variant):
+    ssl_folder = ssl_config = None
+    if variant == "with_ssl":
+        from certificates import certificates, client_ssl_config
+
+        ssl_folder, ssl_config = certificates(), client_ssl_config()
     master_options, ctlmgr_options = port_options()
-    entry = write_simulation_device_db(tmp_path)
+    entry = write_simulation_device_db(tmp_path, variant)
     (tmp_path / "repository").mkdir()
     master_options += loopback_options()
     ctlmgr_options += loopback_options()
@@ -165,9 +170,9 @@ def test_artiq_ctlmgr_starts_and_stops_the_entry_as_written(tmp_path):
                  "artiq_master never became ready", master)
         # -v: log each start and stop; it changes nothing else.
         ctlmgr = Program("artiq_comtools.artiq_ctlmgr",
-                         ["-v", *ctlmgr_options], tmp_path)
+                         ["-v", *ctlmgr_options], tmp_path, ssl_folder)
         try:
-            wait_for(lambda: ping(entry["host"], entry["port"]),
+            wait_for(lambda: ping(entry["host"], entry["port"], ssl_config),
                      "the controller never answered ping() at "
                      f"{entry['host']}:{entry['port']}", master, ctlmgr)
         finally:
@@ -181,4 +186,4 @@ def test_artiq_ctlmgr_starts_and_stops_the_entry_as_written(tmp_path):
     assert (f"Controller {NAME} terminated" in log
             or f"Controller process {NAME} terminated" in log), log
     assert "Traceback" not in log, log
-    assert not ping(entry["host"], entry["port"])
+    assert not ping(entry["host"], entry["port"], ssl_config)

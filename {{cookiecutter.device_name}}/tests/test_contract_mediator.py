@@ -63,7 +63,7 @@ def test_the_controller_serves_without_artiq(without_artiq):
 
 
 @pytest.fixture
-def device_manager(served, tmp_path, monkeypatch):
+def device_manager(served, tmp_path):
     """ARTIQ's DeviceManager on device_db.py as written, the controller's
     port moved to the one the test's controller serves on."""
     from artiq.master.databases import DeviceDB
@@ -72,10 +72,6 @@ def device_manager(served, tmp_path, monkeypatch):
     device_db = runpy.run_path(str(DEVICE_DB))["device_db"]
     device_db[NAME]["port"] = served.port
     (tmp_path / "device_db.py").write_text(f"device_db = {device_db!r}\n")
-{%- if cookiecutter.ssl %}
-    from certificates import certificates
-    monkeypatch.setenv("ARTIQ_SSL_DIR", str(certificates()))
-{%- endif %}
     manager = DeviceManager(DeviceDB(str(tmp_path / "device_db.py")))
     yield manager
     manager.close_devices()

@@ -1,15 +1,26 @@
-"""Contract: SSL. The controller serves a client that presents the
-certificate it trusts, and no other. These tests name no method of the
-example device: they must pass unchanged once the driver is yours."""
+"""Contract: SSL. With --ssl, the controller serves a client that
+presents the certificate it trusts, and no other. These tests name no
+method of the example device: they must pass unchanged once the driver is
+yours."""
 
 import pytest
 
-from conftest import NAME, SIPYCO_MISSING, run_controller
+from conftest import NAME, SIPYCO_MISSING, Controller, run_controller
 
 pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
 from sipyco.pc_rpc import Client
 
 from certificates import client_ssl_config
+
+
+@pytest.fixture(scope="module")
+def served():
+    """A simulation that requires SSL; it must stop cleanly on
+    terminate, asked over SSL."""
+    controller = Controller("--simulation", ssl=True)
+    yield controller
+    code, _, stderr = controller.terminate_over_rpc()
+    assert code == 0, stderr
 
 
 def test_the_trusted_client_is_served(served):

@@ -9,16 +9,18 @@ request reaches the driver's state, its transport or its life cycle.
 
 import inspect
 
-# The controller's, not a client's: it closes the device once, on exit.
-NOT_REMOTE = frozenset({"close"})
+# The controller's, not a client's: it builds the driver once, with
+# open(), and closes the device once, on exit.
+NOT_REMOTE = frozenset({"open", "close"})
 
 
 def remote_methods(obj, not_remote=NOT_REMOTE):
-    """The names of ``obj``'s public methods: functions, static and class
-    methods of its class (not attributes set on the instance, nor
-    properties or nested classes), neither ``_private`` nor dunders, and
-    not in ``not_remote``."""
-    cls = type(obj)
+    """The names of the public methods of ``obj`` (an object or a class):
+    functions, static and class methods of its class (not attributes set
+    on the instance, nor properties or nested classes), neither
+    ``_private`` nor dunders, and not in ``not_remote``. ``open``, the
+    class method that builds a driver, is the controller's too."""
+    cls = obj if inspect.isclass(obj) else type(obj)
     return sorted(name for name in dir(cls)
                   if not name.startswith("_") and name not in not_remote
                   and _is_method(inspect.getattr_static(cls, name)))

@@ -1,5 +1,4 @@
-{%- set name = cookiecutter.device_name -%}
-"""Large arrays to and from the controller, at near wire speed.
+"""Large arrays to and from the controller, in chunks.
 
 sipyco's server reads a request of at most 4 MiB, and its synchronous
 Client reads a long reply in quadratic time: one call cannot carry a
@@ -7,8 +6,9 @@ waveform of half a million samples, and a trace of a million takes
 seconds to come back. So, for any driver method that takes or returns an
 array, with sipyco's own clients and protocol:
 
-- the controller serves, beside the driver, a second target (``TARGET``):
-  a ``BulkSession`` per connection, where an upload is staged in chunks
+- a controller whose driver has such methods (``array_methods``) serves,
+  beside the driver, a second target, ``<name>_bulk``: a ``BulkSession``
+  per connection, where an upload is staged in chunks
   below the limit, each checked (order, dtype, length), and handed to the
   driver method only once complete, and where an array a method returns
   is kept and read back in chunks. A connection that ends mid-upload takes
@@ -16,12 +16,13 @@ array, with sipyco's own clients and protocol:
 - ``upload()`` and ``download()`` below do that over sipyco's
   ``AsyncioClient``, which reads replies in linear time.
 
-aqcli_{{ name }} uses them; so can an experiment or a script::
+The client (aqcli_<name>) uses them; so can an experiment or a script,
+given the controller's host and port::
 
-    from {{ name }}.bulk import download, upload
+    from <name>.ndsp_runtime.bulk import download, upload
 
-    upload("localhost", {{ cookiecutter.default_port }}, "upload", waveform)
-    trace = download("localhost", {{ cookiecutter.default_port }}, "acquire", [1_000_000])
+    upload("localhost", 3300, "upload", waveform)
+    trace = download("localhost", 3300, "acquire", [1_000_000])
 """
 
 import asyncio
@@ -30,18 +31,37 @@ from ssl import SSLError
 
 import numpy
 
-from .ndsp_runtime.limits import check_array
-from .ndsp_runtime.surface import remote_methods
+from .limits import check_array
+from .surface import remote_methods
 
 # The dtype kinds of numbers: bool, int, unsigned, float, complex; what
 # pyon carries as raw samples.
 NUMBERS = "biufc"
-TARGET = "{{ name }}_bulk"
+# The bulk target is the driver's target name and this.
+SUFFIX = "_bulk"
 # Raw bytes per upload chunk: base64 and pyon keep the request line below
 # the server's 4 MiB.
 UPLOAD_CHUNK_BYTES = 2 * 1024 * 1024
 # Raw bytes per download chunk: well below AsyncioClient's 100 MiB line.
 DOWNLOAD_CHUNK_BYTES = 16 * 1024 * 1024
+
+
+def takes_or_returns_array(method):
+    """Whether ``method`` is annotated to take or return a NumPy array."""
+    try:
+        signature = inspect.signature(method)
+    except (TypeError, ValueError):
+        return False
+    return signature.return_annotation is numpy.ndarray or any(
+        parameter.annotation is numpy.ndarray
+        for parameter in signature.parameters.values())
+
+
+def array_methods(driver):
+    """The names of the driver's methods that take or return an array:
+    those the bulk target serves, and that the client moves through it."""
+    return [name for name in remote_methods(driver)
+            if takes_or_returns_array(getattr(driver, name))]
 
 
 class BulkSession:
@@ -199,14 +219,14 @@ def served_targets(client, host, port):
     return targets
 
 
-async def _connected(host, port, ssl_config, timeout=CONNECT_TIMEOUT):
+async def _connected(host, port, ssl_config, timeout, target):
     # Imported here: the device tests import this module without sipyco.
     from sipyco.pc_rpc import AsyncioClient
 
     client, greeted = AsyncioClient(), False
     try:
-        await asyncio.wait_for(_greeted(client, host, port, ssl_config),
-                               timeout)
+        await asyncio.wait_for(
+            _greeted(client, host, port, ssl_config, target), timeout)
         greeted = True
     except ControllerUnreachable:
         raise
@@ -227,17 +247,22 @@ async def _closed(client):
         pass
 
 
-async def _greeted(client, host, port, ssl_config):
+async def _greeted(client, host, port, ssl_config, target):
     await client.connect_rpc(host, port, None, ssl_config)
-    if TARGET not in served_targets(client, host, port):
-        raise ControllerUnreachable(f"{host}:{port}: it serves no {TARGET} "
-                                    "target: is it an older version?")
-    await client.select_rpc_target(TARGET)
+    served = served_targets(client, host, port)
+    if target is None:  # the one bulk target served there
+        bulk = [name for name in served if name.endswith(SUFFIX)]
+        target = bulk[0] if len(bulk) == 1 else None
+    if target not in served:
+        raise ControllerUnreachable(
+            f"{host}:{port}: it serves {', '.join(served)}: no target for "
+            "arrays (its driver has no method that takes or returns one)")
+    await client.select_rpc_target(target)
 
 
 async def upload_async(host, port, method, data, args=(), kwargs=None,
                        *, parameter="", ssl_config=None, progress=None,
-                       timeout=CONNECT_TIMEOUT):
+                       timeout=CONNECT_TIMEOUT, target=None):
     """Call the driver's ``method`` with the array ``data`` as its first
     argument (or as the keyword argument ``parameter``), then ``args`` and
     ``kwargs``; ``data`` travels in chunks below sipyco's limit, and
@@ -248,7 +273,7 @@ async def upload_async(host, port, method, data, args=(), kwargs=None,
     if data.ndim != 1:
         raise ValueError("upload takes a one-dimensional array")
     step = max(1, UPLOAD_CHUNK_BYTES // data.itemsize)
-    client = await _connected(host, port, ssl_config, timeout)
+    client = await _connected(host, port, ssl_config, timeout, target)
     try:
         await client.begin(len(data), data.dtype.str)
         for index, start in enumerate(range(0, len(data), step)):
@@ -263,11 +288,11 @@ async def upload_async(host, port, method, data, args=(), kwargs=None,
 
 async def download_async(host, port, method, args=(), kwargs=None, *,
                          ssl_config=None, progress=None,
-                         timeout=CONNECT_TIMEOUT):
+                         timeout=CONNECT_TIMEOUT, target=None):
     """The array that the driver's ``method`` returns for ``args`` and
     ``kwargs``, read in chunks, each checked; ``progress(samples,
     length)`` follows each. Connecting as upload_async() does."""
-    client = await _connected(host, port, ssl_config, timeout)
+    client = await _connected(host, port, ssl_config, timeout, target)
     try:
         result = _result_for(await client.call(method, list(args),
                                                dict(kwargs or {})))

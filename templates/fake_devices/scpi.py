@@ -1,4 +1,15 @@
-class FakeDevice:
+"""A SCPI-style instrument in software, behind --simulation.
+
+This file is yours: the instrument the simulated transport talks to, so
+that the driver's own formatting and parsing run without hardware. When
+you port the driver to your instrument, make this answer what yours
+answers.
+"""
+
+from .ndsp_runtime.simulated import LineDevice
+
+
+class FakeDevice(LineDevice):
     """A SCPI-style instrument in software.
 
     It identifies itself, holds its output voltage, and answers what a real

@@ -1,0 +1,1 @@
+{% include "fake_devices/" ~ cookiecutter.__device ~ ".py" %}

@@ -1,1 +1,0 @@
-{% include "transports/" ~ cookiecutter.transport ~ "_" ~ cookiecutter.driver_api ~ ".py" %}
