@@ -20,6 +20,7 @@ import inspect
 import logging
 import os
 import pathlib
+import re
 import secrets
 import sys
 import typing
@@ -86,10 +87,20 @@ def argument_options(parameter):
     return {"type": CONVERTERS.get(kind, str), "help": type_name(kind)}
 
 
+# An optional positional argument left out.
+OMITTED = object()
+
+
+def given(args, parameter):
+    """Whether the command line gave ``parameter``."""
+    return getattr(args, destination(parameter), OMITTED) is not OMITTED
+
+
 def is_positional(parameter):
-    return (parameter.default is parameter.empty
-            and parameter.kind in (parameter.POSITIONAL_ONLY,
-                                   parameter.POSITIONAL_OR_KEYWORD))
+    """Given by its place, as Python takes it: a parameter before ``*``
+    (optional when it has a default)."""
+    return parameter.kind in (parameter.POSITIONAL_ONLY,
+                              parameter.POSITIONAL_OR_KEYWORD)
 
 
 def literal(text):
@@ -112,21 +123,27 @@ class ParameterClash(Exception):
 
 
 def add_parameter(command, parameter):
-    """A positional argument, or an --option when it has a default; an
-    option left out is not sent, so the driver's own default holds."""
+    """The parameter as Python takes it: by its place (optional when it
+    has a default), *args as the rest, a keyword-only one as an --option.
+    What is left out is not sent, so the driver's own default holds."""
     options = argument_options(parameter)
-    if parameter.kind is parameter.VAR_POSITIONAL:
-        options["nargs"] = "*"
-    if parameter.kind is parameter.VAR_POSITIONAL or is_positional(parameter):
-        command.add_argument(destination(parameter), metavar=parameter.name,
-                             **options)
-        return
-    if parameter.default is not parameter.empty:
+    has_default = parameter.default is not parameter.empty
+    if has_default:
         options["help"] += literal(f", default: {parameter.default!r}")
-    command.add_argument(option(parameter), dest=destination(parameter),
-                         default=argparse.SUPPRESS,
-                         required=parameter.default is parameter.empty,
-                         metavar=parameter.name.upper(), **options)
+    if parameter.kind is parameter.VAR_POSITIONAL:
+        command.add_argument(destination(parameter), metavar=parameter.name,
+                             **dict(options, nargs="*"))
+    elif is_positional(parameter):
+        if has_default:
+            options.setdefault("nargs", "?")
+        # Not argparse.SUPPRESS: argparse would convert that string.
+        command.add_argument(destination(parameter), metavar=parameter.name,
+                             default=OMITTED, **options)
+    else:
+        command.add_argument(option(parameter), dest=destination(parameter),
+                             default=argparse.SUPPRESS,
+                             required=not has_default,
+                             metavar=parameter.name.upper(), **options)
 
 
 def add_output_options(command):
@@ -146,10 +163,10 @@ def add_commands(parser, driver):
     for name, method in driver_methods(driver).items():
         docstring = inspect.getdoc(method) or ""
         command = commands.add_parser(
-            name, help=literal(docstring.split("\n")[0]),
+            name, help=literal(first_sentence(docstring)),
             description=docstring,
             formatter_class=argparse.RawDescriptionHelpFormatter)
-        parameters = list(inspect.signature(method).parameters.values())[1:]
+        parameters = call_parameters(driver, name)
         for parameter in parameters:
             if parameter.kind is parameter.VAR_KEYWORD:
                 continue
@@ -165,6 +182,24 @@ def add_commands(parser, driver):
             add_output_options(command)
         command.set_defaults(parameters=parameters,
                              **{"client:method": method})
+
+
+def call_parameters(driver, name):
+    """The parameters a client gives the method ``name`` of the class
+    ``driver``: all but self (static and class methods have none)."""
+    parameters = list(inspect.signature(getattr(driver, name))
+                      .parameters.values())
+    if isinstance(inspect.getattr_static(driver, name),
+                  (staticmethod, classmethod)):
+        return parameters  # a class method's cls is bound already
+    return parameters[1:]
+
+
+def first_sentence(docstring):
+    """The docstring's first sentence, whole, on one line."""
+    paragraph = " ".join(docstring.split("\n\n")[0].split())
+    end = re.search(r"[.!?](?=\s|$)", paragraph)
+    return paragraph[:end.end()] if end else paragraph
 
 
 def returns_array(method):
@@ -207,8 +242,8 @@ def call_arguments(args):
     """The parsed command line as the method's (args, kwargs)."""
     positional, keywords = [], {}
     for parameter in args.parameters:
-        if not hasattr(args, destination(parameter)):
-            continue  # an option left out: the driver's default holds
+        if not given(args, parameter):
+            continue  # left out: the driver's default holds
         value = getattr(args, destination(parameter))
         if parameter.kind is parameter.VAR_POSITIONAL:
             positional.extend(value)
@@ -431,7 +466,8 @@ def call_with_arrays(parser, args, data, ssl_config):
     _, keywords = call_arguments(args)
     keywords.update({parameter.name: getattr(args, destination(parameter))
                      for parameter in args.parameters
-                     if is_positional(parameter)})
+                     if is_positional(parameter)
+                     and given(args, parameter)})
     connection = dict(ssl_config=ssl_config, timeout=args.timeout,
                       target=getattr(args, "client:target") + bulk.SUFFIX)
     uploaded = array_parameter(args.parameters)
