@@ -65,26 +65,6 @@ def copy_template_files(destination):
     return destination
 
 
-_generated_from = []
-
-
-@pytest.fixture(scope="session", autouse=True)
-def template_files(tmp_path_factory):
-    """The template the tests generate from: its files as a clone has
-    them. cookiecutter copies the whole template folder at every
-    generation (for the pre_prompt hook); a developer's .venv there
-    would be copied each time."""
-    folder = tmp_path_factory.mktemp("template") / TEMPLATE.name
-    _generated_from.append(copy_template_files(folder))
-    yield folder
-    _generated_from.clear()
-
-
-def template_folder():
-    """What cookiecutter generates from in these tests (template_files)."""
-    return _generated_from[0] if _generated_from else TEMPLATE
-
-
 # The options whose answers change the generated code, from the registry.
 CODE_OPTIONS = {key: option for key, option in
                 ndsp_extensions.OPTIONS.items() if option.get("shapes_code")}
@@ -164,7 +144,7 @@ def generate(output_dir, **answers):
     """Generate an NDSP through cookiecutter itself; return its folder."""
     answers.setdefault("run_checks", False)
     return pathlib.Path(cookiecutter(
-        str(template_folder()), no_input=True, extra_context=answers,
+        str(TEMPLATE), no_input=True, extra_context=answers,
         output_dir=str(output_dir)))
 
 
@@ -200,6 +180,17 @@ def render_hook(hook_name, answers, destination):
     return destination
 
 
+def hook_module(hook_name, answers, folder):
+    """The hook as cookiecutter renders it for ``answers``, imported as a
+    module (not run): its functions, to test in-process."""
+    path = render_hook(hook_name, answers, folder / f"{hook_name}.py")
+    spec = importlib.util.spec_from_file_location(
+        f"rendered_{hook_name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def run_python(*arguments, cwd=None, timeout=120):
     return subprocess.run([sys.executable, *arguments], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout)
@@ -208,8 +199,7 @@ def run_python(*arguments, cwd=None, timeout=120):
 def run_cookiecutter(output_dir, *answers, template=None):
     """The command line a newcomer runs, with ``key=value`` answers."""
     return run_python("-m", "cookiecutter", "--no-input", "-o",
-                      str(output_dir), str(template or template_folder()),
-                      *answers)
+                      str(output_dir), str(template or TEMPLATE), *answers)
 
 
 @pytest.fixture(scope="session")
