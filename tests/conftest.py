@@ -56,7 +56,8 @@ def copy_template_files(destination):
          "--exclude-standard"], cwd=TEMPLATE, capture_output=True, text=True)
     if listing.returncode != 0:  # not a git checkout
         shutil.copytree(TEMPLATE, destination, ignore=shutil.ignore_patterns(
-            ".git", ".venv", "__pycache__", ".pytest_cache", ".hypothesis"))
+            ".git", ".venv", "hello", "__pycache__", ".pytest_cache",
+            ".hypothesis"))
         return destination
     for name in filter(None, listing.stdout.split("\0")):
         if (TEMPLATE / name).is_file():
