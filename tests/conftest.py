@@ -9,11 +9,16 @@ import shutil
 import subprocess
 import sys
 
+from unittest import mock
+
+import cookiecutter.generate as cookiecutter_generate
+import jinja2
 import pytest
 from cookiecutter.environment import StrictEnvironment
 from cookiecutter.generate import generate_context
 from cookiecutter.main import cookiecutter
 from cookiecutter.prompt import prompt_for_config
+from cookiecutter.utils import create_env_with_context
 
 TEMPLATE = pathlib.Path(__file__).resolve().parent.parent
 QUESTIONS = json.loads((TEMPLATE / "cookiecutter.json").read_text())
@@ -149,17 +154,46 @@ def generate(output_dir, **answers):
         output_dir=str(output_dir)))
 
 
+class CompiledTemplates(jinja2.BytecodeCache):
+    """Jinja's compiled templates, kept in memory: each cookiecutter run
+    makes a Jinja environment of its own, which would compile every file
+    of the template again (80% of a render). Jinja checks each file's
+    source against what it compiled."""
+
+    def __init__(self):
+        self.compiled = {}
+
+    def load_bytecode(self, bucket):
+        if bucket.key in self.compiled:
+            bucket.bytecode_from_string(self.compiled[bucket.key])
+
+    def dump_bytecode(self, bucket):
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+COMPILED_TEMPLATES = CompiledTemplates()
+
+
+def environment_keeping_compiled_templates(context):
+    environment = create_env_with_context(context)
+    environment.bytecode_cache = COMPILED_TEMPLATES
+    return environment
+
+
 def render_without_hooks(output, answers):
     """What cookiecutter writes for ``answers``, less the files that the
     post-generation hook removes (by the registry, as it does); the hooks
     themselves have their own tests."""
-    project = pathlib.Path(cookiecutter(
-        str(TEMPLATE), no_input=True, output_dir=str(output),
-        extra_context=dict(answers, run_checks=False), accept_hooks=False))
+    with mock.patch.object(cookiecutter_generate, "create_env_with_context",
+                           environment_keeping_compiled_templates):
+        project = pathlib.Path(cookiecutter(
+            str(TEMPLATE), no_input=True, output_dir=str(output),
+            extra_context=dict(answers, run_checks=False),
+            accept_hooks=False))
     for key, option in ndsp_extensions.OPTIONS.items():
         for path, kept_for in option.get("adds", {}).items():
             if answers.get(key, option["values"][0]) not in kept_for:
-                (project / path.format(name="hello")).unlink()
+                (project / path.format(name=project.name)).unlink()
     return project
 
 

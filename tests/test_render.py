@@ -255,9 +255,9 @@ def test_free_text_renders_exactly(tmp_path, text):
 def test_longest_name_stays_flake8_clean(tmp_path, transport):
     name = "a_very_long_device_namex"
     assert len(name) == 24
-    project = generate(tmp_path, device_name=name, include_client=True,
-                       device_title="T" * 60, transport=transport,
-                       driver_api="asyncio")
+    project = render_without_hooks(tmp_path, dict(
+        device_name=name, include_client=True, device_title="T" * 60,
+        transport=transport, driver_api="asyncio"))
     result = run_python("-m", "flake8", ".", cwd=project)
     assert result.returncode == 0, result.stdout
 
