@@ -12,6 +12,7 @@ and the tests.
 import importlib.metadata
 import importlib.util
 import pathlib
+import re
 import string
 import sys
 import zlib
@@ -19,25 +20,74 @@ import zlib
 from jinja2.ext import Extension
 
 
+# 2.7 is the first to read yes/no answers ("include_client=yes") on the
+# command line; 2.7.0 still reports __version__ 2.6.0, so ask its metadata.
+MIN_COOKIECUTTER = (2, 7)
+
+
+def version_tuple(version):
+    """``"2.7.1"`` -> ``(2, 7, 1)``; a pre-release suffix is dropped."""
+    return tuple(int(part) for part in
+                 re.findall(r"\d+", version.split("+")[0])[:3])
+
+
 def check_cookiecutter(version):
     """Raise ImportError, which cookiecutter turns into one clear line, on
-    a cookiecutter too old to run hooks/pre_prompt.py (before 2.4)."""
-    problem = PRE_PROMPT.too_old(version)
-    if problem:
-        raise ImportError(problem)
+    a cookiecutter too old for this template.
+
+    cookiecutter loads this module before it asks the first question, on
+    every version: the check needs no pre_prompt hook, which would make
+    cookiecutter copy the whole template folder (.git, a .venv and
+    whatever else lies in the clone) at every generation.
+    """
+    if version_tuple(version) >= MIN_COOKIECUTTER:
+        return
+    wanted = ".".join(map(str, MIN_COOKIECUTTER))
+    raise ImportError(
+        f"ndsp-template needs cookiecutter {wanted} or newer, this is "
+        f"{version}: run python3 -m pip install 'cookiecutter>={wanted}' "
+        "(in a virtual environment), or pipx run / uvx cookiecutter")
 
 
-# hooks/pre_prompt.py holds the minimum version: loaded here, not copied.
-_spec = importlib.util.spec_from_file_location(
-    "ndsp_pre_prompt", pathlib.Path(__file__).parent / "hooks" /
-    "pre_prompt.py")
-PRE_PROMPT = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(PRE_PROMPT)
 check_cookiecutter(importlib.metadata.version("cookiecutter"))
 
-# Ports ARTIQ assigns to its own services; 3249 is artiq_ctlmgr's control port.
-ARTIQ_ASSIGNED_PORTS = sorted(
-    {*range(1066, 1069), *range(1380, 1387), *range(3248, 3274), 3275, 3276})
+# The ARTIQ manual's table of default network ports
+# (doc/manual/default_network_ports.rst), in two parts. ARTIQ's own
+# services: refused, since a controller there would collide with them.
+ARTIQ_PORTS = {
+    1066: "Master (logging input)",
+    1067: "Master (broadcasts)",
+    1068: "Core device logging controller",
+    1380: "Core device (management)",
+    1381: "Core device (main)",
+    1382: "Core device (analyzer)",
+    1383: "MonInj (core device or proxy)",
+    1384: "MonInj (proxy control)",
+    1385: "Core analyzer proxy (proxy)",
+    1386: "Core analyzer proxy (control)",
+    3248: "InfluxDB bridge",
+    3249: "Controller manager",
+    3250: "Master (notifications)",
+    3251: "Master (control)",
+    3275: "InfluxDB schedule bridge",
+}
+# Out-of-tree NDSPs: accepted with a warning naming the NDSP, so that a
+# port of one of them keeps its published port.
+NDSP_PORTS = {
+    3252: "PDQ2",
+    3253: "LDA",
+    3254: "Novatech 409B",
+    3255: "Thorlabs T-Cube",
+    3256: "Korad KA3005P",
+    3257: "Newfocus 8742",
+    3258: "PICam",
+    **{port: "PTB Drivers" for port in range(3259, 3271)},
+    3271: "HUT2",
+    3272: "TOPTICA Laser SDK",
+    3273: "HighFinesse",
+    3276: "InfluxDB driver",
+}
+
 
 # The one registry of options: for each answer chosen among values, the
 # values it takes (as cookiecutter.json offers them, default first), one
@@ -134,9 +184,21 @@ def derived_port(device_name):
     """A default TCP port that depends only on the device name."""
     checksum = zlib.crc32(str(device_name).encode("utf-8"))
     port = DERIVED_PORT_RANGE[checksum % len(DERIVED_PORT_RANGE)]
-    while port in ARTIQ_ASSIGNED_PORTS:
+    while port in ARTIQ_PORTS or port in NDSP_PORTS:
         port += 1
     return port
+
+
+def port_ranges(ports):
+    """``[1066, 1067, 1068, 3275]`` -> ``"1066-1068, 3275"``."""
+    ranges = []
+    for port in sorted(ports):
+        if ranges and ranges[-1][1] == port - 1:
+            ranges[-1][1] = port
+        else:
+            ranges.append([port, port])
+    return ", ".join(str(first) if first == last else f"{first}-{last}"
+                     for first, last in ranges)
 
 
 # Bytes in a file name on common file systems (ext4, APFS, NTFS).
@@ -256,9 +318,11 @@ def register(environment):
         py_string=py_string,
         nix_string=nix_string,
         rst_escape=rst_escape,
+        port_ranges=port_ranges,
     )
     environment.globals.update(
-        artiq_assigned_ports=ARTIQ_ASSIGNED_PORTS,
+        artiq_ports=ARTIQ_PORTS,
+        ndsp_ports=NDSP_PORTS,
         options=OPTIONS,
         conflicts=CONFLICTS,
         transports=TRANSPORTS,

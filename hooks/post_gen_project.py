@@ -1,10 +1,12 @@
 """Finish the generated NDSP: remove the parts not chosen, then check it.
 
 Standard library only, offline and idempotent (cruft runs it again on every
-update). With run_checks, flake8 and a smoke test of the controller run when
-this Python has them; a check that runs and fails fails the generation.
+update). With run_checks, flake8 and a smoke test of the controller run side
+by side when this Python has them; a check that runs and fails fails the
+generation.
 """
 
+import concurrent.futures
 import importlib.util
 import json
 import pathlib
@@ -50,15 +52,15 @@ def remove_unchosen_parts(project, answers):
 
 
 def run_flake8(project):
+    """What flake8 said of the project, or CheckFailed."""
     if importlib.util.find_spec("flake8") is None:
-        say("flake8 is not installed for this Python; style check skipped.")
-        return
+        return "flake8 is not installed for this Python; style check skipped."
     result = subprocess.run([sys.executable, "-m", "flake8", "."],
                             cwd=project, capture_output=True, text=True)
     if result.returncode != 0:
         raise CheckFailed("flake8 found problems:\n"
                           + result.stdout + result.stderr)
-    say("flake8: no problems.")
+    return "flake8: no problems."
 
 
 def free_loopback_port():
@@ -81,7 +83,7 @@ def connect(port, controller, target):
             if time.monotonic() > deadline:
                 raise CheckFailed(f"the controller did not listen on port "
                                   f"{port} within {SMOKE_TIMEOUT:.0f} s")
-            time.sleep(0.05)
+            time.sleep(0.01)
 
 
 def checked(call, what):
@@ -117,36 +119,34 @@ def check_remote_execution(client):
                           f"returned {alive!r}, expected True")
 
 
-def run_checks(port, controller):
+def call_the_controller(port, controller):
     """Every check the answers call for, then terminate."""
-    checks = [(NAME, check_the_contract)]
     if ANSWERS["remote_exec"]:
-        checks.append((f"{NAME}_rexec", check_remote_execution))
-    for target, check in checks:
-        client = connect(port, controller, target)
+        client = connect(port, controller, f"{NAME}_rexec")
         try:
-            check(client)
+            check_remote_execution(client)
         finally:
             client.close_rpc()
     client = connect(port, controller, NAME)
     try:
+        check_the_contract(client)
         client.terminate()
     finally:
         client.close_rpc()
 
 
 def smoke_test(project):
-    """Serve the simulation, call it over sipyco RPC, terminate it."""
+    """Serve the simulation, call it over sipyco RPC, terminate it: what
+    the test did, or CheckFailed."""
     if importlib.util.find_spec("sipyco") is None:
-        say("sipyco is not installed for this Python; "
-            "controller smoke test skipped.")
-        return
+        return ("sipyco is not installed for this Python; "
+                "controller smoke test skipped.")
     serve_and_check(project)
     said = ["answered ping() over RPC", "documented every method"]
     if ANSWERS["remote_exec"]:
         said.append("ran code through its remote execution target")
-    say(f"smoke test: aqctl_{NAME} --simulation {', '.join(said)}, and "
-        "exited cleanly on terminate.")
+    return (f"smoke test: aqctl_{NAME} --simulation {', '.join(said)}, "
+            "and exited cleanly on terminate.")
 
 
 def serve_and_check(project):
@@ -157,7 +157,7 @@ def serve_and_check(project):
                                   stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT)
     try:
-        run_checks(port, controller)
+        call_the_controller(port, controller)
         controller.communicate(timeout=SMOKE_TIMEOUT)
         if controller.returncode != 0:
             raise CheckFailed(f"the controller exited with code "
@@ -185,16 +185,33 @@ def failure_outcome(overwritten):
     return "it was removed"
 
 
-def main():
-    project = pathlib.Path.cwd()
+def run_checks(project):
+    """flake8 and the smoke test, side by side: what each said, or
+    CheckFailed with the failures of both."""
+    with concurrent.futures.ThreadPoolExecutor() as pool:
+        checks = [pool.submit(run_flake8, project),
+                  pool.submit(smoke_test, project)]
+    said, failures = [], []
+    for check in checks:
+        try:
+            said.append(check.result())
+        except CheckFailed as failure:
+            failures.append(str(failure))
+    if failures:
+        raise CheckFailed("\n".join(failures))
+    return said
+
+
+def main(project=None):
+    project = project or pathlib.Path.cwd()
     overwritten = take_overwrite_marker(project)
     remove_unchosen_parts(project, ANSWERS)
     if not ANSWERS["run_checks"]:
         say("checks skipped (run_checks is false).")
         return 0
     try:
-        run_flake8(project)
-        smoke_test(project)
+        for message in run_checks(project):
+            say(message)
     except CheckFailed as failure:
         print(f"ndsp-template: the generated NDSP failed a check, so "
               f"{failure_outcome(overwritten)}:\n{failure}\nRerun with "

@@ -14,8 +14,12 @@ import sys
 import sysconfig
 
 ANSWERS = json.loads(r'''{{ cookiecutter | tojson }}''')
-ARTIQ_ASSIGNED_PORTS = frozenset(json.loads(
-    r'''{{ artiq_assigned_ports | tojson }}'''))
+# The ARTIQ manual's table of ports, in ndsp_extensions.py: {port: name}.
+ARTIQ_PORTS = {int(port): service for port, service in json.loads(
+    r'''{{ artiq_ports | tojson }}''').items()}
+ARTIQ_PORT_RANGES = json.loads(r'''{{ artiq_ports | port_ranges | tojson }}''')
+NDSP_PORTS = {int(port): ndsp for port, ndsp in json.loads(
+    r'''{{ ndsp_ports | tojson }}''').items()}
 # The registry of options in ndsp_extensions.py: the values each takes.
 # On the command line cookiecutter itself refuses an unknown choice or a
 # yes/no it cannot read; answers from a replay file or cruft's .cruft.json
@@ -100,10 +104,19 @@ def port_problems(port):
     port = int(port)
     if not 1024 <= port <= 65535:
         return ["must be from 1024 to 65535 (ports below 1024 need root)"]
-    if port in ARTIQ_ASSIGNED_PORTS:
-        return ["is one of ARTIQ's own ports (1066-1068, 1380-1386, "
-                "3248-3273, 3275, 3276); leave the default, derived from "
+    if port in ARTIQ_PORTS:
+        return [f"is ARTIQ's own port for the {ARTIQ_PORTS[port]}; ARTIQ's "
+                f"are {ARTIQ_PORT_RANGES}: leave the default, derived from "
                 "the device name"]
+    return []
+
+
+def port_warnings(port):
+    """What to know about a port ARTIQ's manual gives another NDSP."""
+    if str(port).isdigit() and int(port) in NDSP_PORTS:
+        return [f"is the port the ARTIQ manual lists for the "
+                f"{NDSP_PORTS[int(port)]} NDSP: right for a port of it, "
+                "otherwise the two collide on a host that runs both"]
     return []
 
 
@@ -154,16 +167,22 @@ def mark_overwrite(project):
         (project / OVERWRITE_MARKER).touch()
 
 
-def main():
-    found = problems(ANSWERS)
-    if not found:
-        mark_overwrite(pathlib.Path.cwd())
-        return 0
-    print(f"ndsp-template: {len(found)} answer(s) cannot be used; "
-          "nothing was generated:", file=sys.stderr)
-    for key, message in found:
-        print(f"  {key} = {ANSWERS[key]!r}: {message}", file=sys.stderr)
-    return 1
+def main(answers=ANSWERS, project=None):
+    """Report every problem with ``answers`` and return 1, or say what to
+    know about them, mark ``project`` (the folder cookiecutter made) and
+    return 0."""
+    found = problems(answers)
+    if found:
+        print(f"ndsp-template: {len(found)} answer(s) cannot be used; "
+              "nothing was generated:", file=sys.stderr)
+        for key, message in found:
+            print(f"  {key} = {answers[key]!r}: {message}", file=sys.stderr)
+        return 1
+    for message in port_warnings(answers["default_port"]):
+        print(f"ndsp-template: warning: default_port = "
+              f"{answers['default_port']} {message}", file=sys.stderr)
+    mark_overwrite(project or pathlib.Path.cwd())
+    return 0
 
 
 if __name__ == "__main__":

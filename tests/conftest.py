@@ -9,11 +9,16 @@ import shutil
 import subprocess
 import sys
 
+from unittest import mock
+
+import cookiecutter.generate as cookiecutter_generate
+import jinja2
 import pytest
 from cookiecutter.environment import StrictEnvironment
 from cookiecutter.generate import generate_context
 from cookiecutter.main import cookiecutter
 from cookiecutter.prompt import prompt_for_config
+from cookiecutter.utils import create_env_with_context
 
 TEMPLATE = pathlib.Path(__file__).resolve().parent.parent
 QUESTIONS = json.loads((TEMPLATE / "cookiecutter.json").read_text())
@@ -56,33 +61,14 @@ def copy_template_files(destination):
          "--exclude-standard"], cwd=TEMPLATE, capture_output=True, text=True)
     if listing.returncode != 0:  # not a git checkout
         shutil.copytree(TEMPLATE, destination, ignore=shutil.ignore_patterns(
-            ".git", ".venv", "__pycache__", ".pytest_cache", ".hypothesis"))
+            ".git", ".venv", "hello", "__pycache__", ".pytest_cache",
+            ".hypothesis"))
         return destination
     for name in filter(None, listing.stdout.split("\0")):
         if (TEMPLATE / name).is_file():
             (destination / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(TEMPLATE / name, destination / name)
     return destination
-
-
-_generated_from = []
-
-
-@pytest.fixture(scope="session", autouse=True)
-def template_files(tmp_path_factory):
-    """The template the tests generate from: its files as a clone has
-    them. cookiecutter copies the whole template folder at every
-    generation (for the pre_prompt hook); a developer's .venv there
-    would be copied each time."""
-    folder = tmp_path_factory.mktemp("template") / TEMPLATE.name
-    _generated_from.append(copy_template_files(folder))
-    yield folder
-    _generated_from.clear()
-
-
-def template_folder():
-    """What cookiecutter generates from in these tests (template_files)."""
-    return _generated_from[0] if _generated_from else TEMPLATE
 
 
 # The options whose answers change the generated code, from the registry.
@@ -164,21 +150,50 @@ def generate(output_dir, **answers):
     """Generate an NDSP through cookiecutter itself; return its folder."""
     answers.setdefault("run_checks", False)
     return pathlib.Path(cookiecutter(
-        str(template_folder()), no_input=True, extra_context=answers,
+        str(TEMPLATE), no_input=True, extra_context=answers,
         output_dir=str(output_dir)))
+
+
+class CompiledTemplates(jinja2.BytecodeCache):
+    """Jinja's compiled templates, kept in memory: each cookiecutter run
+    makes a Jinja environment of its own, which would compile every file
+    of the template again (80% of a render). Jinja checks each file's
+    source against what it compiled."""
+
+    def __init__(self):
+        self.compiled = {}
+
+    def load_bytecode(self, bucket):
+        if bucket.key in self.compiled:
+            bucket.bytecode_from_string(self.compiled[bucket.key])
+
+    def dump_bytecode(self, bucket):
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+COMPILED_TEMPLATES = CompiledTemplates()
+
+
+def environment_keeping_compiled_templates(context):
+    environment = create_env_with_context(context)
+    environment.bytecode_cache = COMPILED_TEMPLATES
+    return environment
 
 
 def render_without_hooks(output, answers):
     """What cookiecutter writes for ``answers``, less the files that the
     post-generation hook removes (by the registry, as it does); the hooks
     themselves have their own tests."""
-    project = pathlib.Path(cookiecutter(
-        str(TEMPLATE), no_input=True, output_dir=str(output),
-        extra_context=dict(answers, run_checks=False), accept_hooks=False))
+    with mock.patch.object(cookiecutter_generate, "create_env_with_context",
+                           environment_keeping_compiled_templates):
+        project = pathlib.Path(cookiecutter(
+            str(TEMPLATE), no_input=True, output_dir=str(output),
+            extra_context=dict(answers, run_checks=False),
+            accept_hooks=False))
     for key, option in ndsp_extensions.OPTIONS.items():
         for path, kept_for in option.get("adds", {}).items():
             if answers.get(key, option["values"][0]) not in kept_for:
-                (project / path.format(name="hello")).unlink()
+                (project / path.format(name=project.name)).unlink()
     return project
 
 
@@ -200,6 +215,17 @@ def render_hook(hook_name, answers, destination):
     return destination
 
 
+def hook_module(hook_name, answers, folder):
+    """The hook as cookiecutter renders it for ``answers``, imported as a
+    module (not run): its functions, to test in-process."""
+    path = render_hook(hook_name, answers, folder / f"{hook_name}.py")
+    spec = importlib.util.spec_from_file_location(
+        f"rendered_{hook_name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def run_python(*arguments, cwd=None, timeout=120):
     return subprocess.run([sys.executable, *arguments], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout)
@@ -208,8 +234,7 @@ def run_python(*arguments, cwd=None, timeout=120):
 def run_cookiecutter(output_dir, *answers, template=None):
     """The command line a newcomer runs, with ``key=value`` answers."""
     return run_python("-m", "cookiecutter", "--no-input", "-o",
-                      str(output_dir), str(template or template_folder()),
-                      *answers)
+                      str(output_dir), str(template or TEMPLATE), *answers)
 
 
 @pytest.fixture(scope="session")

@@ -90,19 +90,28 @@ def test_system_wide_pip_is_refused(stock, clone):
     assert "externally-managed-environment" in result.stderr
 
 
-def test_generate_command_on_a_stock_python(stock, clone):
+@pytest.fixture(scope="module")
+def generated(stock, clone):
+    """The README's generate command, run in the clone: it leaves the
+    default NDSP (hello/) and the environment (.venv) there."""
     generate, _ = readme_commands()
-    result = stock(generate, clone)
-    assert result.returncode == 0, result.stdout + result.stderr
+    return stock(generate, clone)
+
+
+def test_generate_command_on_a_stock_python(generated, clone):
+    assert generated.returncode == 0, generated.stdout + generated.stderr
     assert (clone / "hello" / "hello" / "aqctl_hello.py").exists()
-    assert "hello/README.md says how to install" in result.stdout
+    assert "hello/README.md says how to install" in generated.stdout
 
 
-def test_test_command_on_a_stock_python(stock, clone, tmp_path):
-    """The whole suite is installed and collected; of it, what differs
-    most between Pythons runs: the unpacking of an sdist, and a project
-    built and installed as the expensive checks install theirs (the whole
-    suite here would run this test again, and take minutes)."""
+def test_test_command_on_a_stock_python(stock, clone, generated, tmp_path):
+    """After the generate command, in the same clone (hello/ and .venv in
+    it), the whole suite is installed and collected; of it, what differs
+    most between Pythons runs, and what reads the clone's own files: the
+    unpacking of an sdist, a project built and installed as the expensive
+    checks install theirs, flake8 over the template (the whole suite here
+    would run this test again, and take minutes)."""
+    assert (clone / "hello").is_dir() and (clone / ".venv").is_dir()
     _, test = readme_commands()
     ran = stock(test, clone, **{INSIDE_STOCK_RUN: "1"}, PYTEST_ADDOPTS=(
         f"-n 0 -p no:cacheprovider --basetemp={tmp_path / 'run'} "
@@ -221,18 +230,20 @@ def test_a_project_installs_as_the_expensive_checks_install_it(
     assert distribution_names(project.python) == seen_here | {"hello"}
 
 
+def test_flake8_passes_on_the_template_itself():
+    result = run_python("-m", "flake8", cwd=TEMPLATE)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 # What the stock Python runs of the suite (test_test_command_on_a_stock_
-# python): the unpacking, and the environments of the installed projects.
+# python): the unpacking, the environments of the installed projects, and
+# flake8 over a clone that holds what the README's commands made.
 STOCK_SUBSET = [f"tests/test_readme.py::{test.__name__}" for test in (
     test_unpacking_extracts_an_sdist,
     test_unpacking_refuses_a_member_outside_the_folder,
     test_an_environment_sees_a_site_folders_pth_files,
-    test_a_project_installs_as_the_expensive_checks_install_it)]
-
-
-def test_flake8_passes_on_the_template_itself():
-    result = run_python("-m", "flake8", cwd=TEMPLATE)
-    assert result.returncode == 0, result.stdout + result.stderr
+    test_a_project_installs_as_the_expensive_checks_install_it,
+    test_flake8_passes_on_the_template_itself)]
 
 
 @pytest.mark.skipif(not (TEMPLATE / ".git").exists() or not shutil.which(

@@ -2,7 +2,9 @@
 
 import ast
 import fnmatch
+import importlib.util
 import itertools
+import pathlib
 import re
 import runpy
 from datetime import datetime, timezone
@@ -253,9 +255,9 @@ def test_free_text_renders_exactly(tmp_path, text):
 def test_longest_name_stays_flake8_clean(tmp_path, transport):
     name = "a_very_long_device_namex"
     assert len(name) == 24
-    project = generate(tmp_path, device_name=name, include_client=True,
-                       device_title="T" * 60, transport=transport,
-                       driver_api="asyncio")
+    project = render_without_hooks(tmp_path, dict(
+        device_name=name, include_client=True, device_title="T" * 60,
+        transport=transport, driver_api="asyncio"))
     result = run_python("-m", "flake8", ".", cwd=project)
     assert result.returncode == 0, result.stdout
 
@@ -270,11 +272,72 @@ def test_default_port_is_derived_from_the_name(render):
     assert ndsp_extensions.derived_port("wavemeter") != port
 
 
-def test_derived_ports_avoid_artiq_and_privileged_ports():
+MANUAL_PORTS = set(ndsp_extensions.ARTIQ_PORTS) | set(
+    ndsp_extensions.NDSP_PORTS)
+
+
+def test_derived_ports_avoid_the_manual_s_and_privileged_ports():
     ports = {ndsp_extensions.derived_port(f"device{i}") for i in range(500)}
     assert len(ports) > 480  # spread out: about 6 birthday collisions
-    assert not ports & set(ndsp_extensions.ARTIQ_ASSIGNED_PORTS)
+    assert not ports & MANUAL_PORTS
     assert min(ports) >= 1024 and max(ports) <= 65535
+
+
+def test_a_derived_port_steps_over_the_manual_s_ports(monkeypatch):
+    """Were the range to hold them, the derived default would still land
+    on no port of the manual's table, ARTIQ's or another NDSP's."""
+    monkeypatch.setattr(ndsp_extensions, "DERIVED_PORT_RANGE",
+                        range(3240, 3290))
+    ports = {ndsp_extensions.derived_port(f"device{i}") for i in range(500)}
+    assert ports == set(range(3240, 3290)) - MANUAL_PORTS
+
+
+def artiq_manual_ports():
+    """The ARTIQ manual's table of ports, where ARTIQ is a source tree (as
+    a .pth file or `pip install -e` leaves it): a wheel has no manual."""
+    spec = importlib.util.find_spec("artiq")
+    if spec is None or spec.origin is None:
+        return None
+    table = (pathlib.Path(spec.origin).parent.parent / "doc" / "manual" /
+             "default_network_ports.rst")
+    return table if table.is_file() else None
+
+
+ARTIQ_MANUAL_PORTS = artiq_manual_ports()
+
+
+@pytest.mark.skipif(
+    ARTIQ_MANUAL_PORTS is None, reason="ARTIQ's source tree, whose manual "
+    "lists the ports, is not installed")
+def test_the_port_tables_are_the_artiq_manual_s():
+    """Every row of the manual's table, in one of the two: an
+    out-of-tree NDSP's, or ARTIQ's own."""
+    artiq, ndsp = {}, {}
+    rows = re.findall(r"^\| (.+?) +\| ([0-9]+)(?:-([0-9]+))? +\|$",
+                      ARTIQ_MANUAL_PORTS.read_text(), re.MULTILINE)
+    assert len(rows) > 20
+    for component, first, last in rows:
+        name = component.removesuffix(" (out-of-tree)")
+        table = ndsp if name != component else artiq
+        for port in range(int(first), int(last or first) + 1):
+            table[port] = name
+    assert ndsp_extensions.ARTIQ_PORTS == artiq
+    assert ndsp_extensions.NDSP_PORTS == ndsp
+
+
+def test_the_readme_states_the_port_tables():
+    readme = (TEMPLATE / "README.md").read_text()
+    [row] = re.findall(r"^\| `default_port` \|.*$", readme, re.MULTILINE)
+    for ports in (ndsp_extensions.ARTIQ_PORTS, ndsp_extensions.NDSP_PORTS):
+        assert f"({ndsp_extensions.port_ranges(ports)})" in row
+
+
+@pytest.mark.parametrize("ports, ranges", [
+    ([], ""), ([3249], "3249"), ([1068, 1066, 1067], "1066-1068"),
+    ([1066, 1067, 1068, 1380, 3275], "1066-1068, 1380, 3275"),
+])
+def test_port_ranges(ports, ranges):
+    assert ndsp_extensions.port_ranges(ports) == ranges
 
 
 @pytest.mark.parametrize("text", [
