@@ -27,8 +27,8 @@ pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
 from {{ name }}.aqcli_{{ name }} import get_argparser, main
 from {{ name }}.driver import {{ cookiecutter.__driver_class }} as Driver
 from {{ name }}.ndsp_runtime import bulk
-from {{ name }}.ndsp_runtime.client import (call_arguments, output_lines,
-                                           progress_bar)
+from {{ name }}.ndsp_runtime.client import (
+    call_arguments, output_lines, progress_bar)
 
 # Where the client finds its driver's class: a test gives it another.
 CLIENT_DRIVER = f"{NAME}.aqcli_{NAME}.{{ cookiecutter.__driver_class }}"

@@ -152,8 +152,8 @@ def wait_for(condition, failure, *programs):
 
 
 @pytest.mark.parametrize("variant", ["device_db", "with_ssl"])
-def test_artiq_ctlmgr_starts_and_stops_the_entry_as_written(tmp_path,
-                                                             variant):
+def test_artiq_ctlmgr_starts_and_stops_the_entry_as_written(
+        tmp_path, variant):
     ssl_folder = ssl_config = None
     if variant == "with_ssl":
         from certificates import certificates, client_ssl_config

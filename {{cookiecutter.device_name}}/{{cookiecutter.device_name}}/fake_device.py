@@ -1,1 +1,1 @@
-{% include "fake_devices/" ~ cookiecutter.__device ~ ".py" %}
+{% include "fake_devices/" ~ cookiecutter.__device ~ ".py" -%}

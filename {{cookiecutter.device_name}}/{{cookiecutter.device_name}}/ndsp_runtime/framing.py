@@ -1,201 +1,342 @@
-"""Line framing without I/O: bytes in, lines out, and the rule that a late
+"""Framing without I/O: bytes in, records out, and the rule that a late
 reply never answers a later query.
 
-A :class:`LineFramer` is a plain object. The transport feeds it the bytes
-it receives, in pieces of any size (:meth:`~LineFramer.feed`), and takes
-whole lines back (:meth:`~LineFramer.read_line`); it frames what it sends
-with :meth:`~LineFramer.frame`. The sync and the asyncio transports share
-it and only move bytes and keep time, so one logic serves both, and its
-tests need no socket.
+A :class:`Framer` is a plain object. The transport feeds it the bytes it
+receives, in pieces of any size (:meth:`~Framer.feed`), and takes records
+back (:meth:`~Framer.take`) in one of three shapes:
+
+- :class:`Until`: the bytes up to a terminator (a line);
+- :class:`Exactly`: a fixed number of bytes (a binary frame's header, or
+  the frame whose length the header gave);
+- :class:`Block`: an IEEE 488.2 definite-length block, ``#<d><length>``
+  then the data, then the read terminator if there is one.
+
+The sync and asyncio transports share this logic and only move bytes and
+keep time; its tests need no socket.
 
 Discard after a timeout
 -----------------------
 
-A line protocol carries no tag: a reply is known only by its place. A
-reply that comes after its query timed out would be read as the answer
-to the next query, and every later answer would stay one behind, ping()
-included. So:
+A reply carries no tag: it is known only by its place. A reply that comes
+after its read timed out would be read as the answer to the next query,
+and every later answer would stay one behind, ping() included. So:
 
-1. A read that gives up (it timed out, or was cancelled) leaves the framer
-   owing one line (:meth:`~LineFramer.read_timed_out`): the next line to
-   end is dropped as it ends, the part of it already received included.
-2. Before each write the transport settles: while a line is owed
-   (:attr:`~LineFramer.owes`) it waits up to one more timeout for it,
-   then it feeds what has arrived already, and
-   :meth:`~LineFramer.begin_exchange` drops all of it: lines not read,
-   and a line begun, whose rest is dropped when it comes. Nothing received
-   before a write can answer it. What is still owed is then forgiven.
+1. A read that gives up leaves the framer owing its record
+   (:meth:`~Framer.read_timed_out`): that record is dropped as it ends,
+   the part of it already received included.
+2. Before each write the transport settles: while a record is owed
+   (:attr:`~Framer.owes`) it waits up to one more timeout for it, then it
+   feeds what has arrived already, and :meth:`~Framer.begin_exchange`
+   drops all of it: records not read, and a record begun, whose rest is
+   dropped when it comes (the owed record's shape, or else the
+   transport's usual one: a line). Nothing received before a write can
+   answer it. What is still owed and has not begun is then forgiven.
 3. Nothing is dropped between a write and the reads after it: a driver
-   that calls write_line, then read_line, gets its reply.
+   that writes, then reads, gets its reply.
 
 Its limits:
 
-- A reply later than its timeout and the settling wait (two timeouts
-  after its query) can still answer a later query; choose ``--timeout``
-  above the device's slowest reply.
-- A query the device never answers (SCPI instruments do not answer an
-  unknown query) costs the next exchange up to one timeout of waiting;
-  the one after it, nothing.
-- A line nobody asked for (an unsolicited message, or a reply to a command
-  the driver expects none for) is dropped if it has arrived by the next
-  write; one that comes later is read as a reply. So a write_line whose
-  command does answer needs a read_line.
+- A reply later than its timeout and the settling wait (two timeouts after
+  its query) can still answer a later query; choose ``--timeout`` above
+  the device's slowest reply.
+- A query the device never answers costs the next exchange up to one
+  timeout of waiting; the one after it, nothing.
+- Bytes nobody asked for are dropped if they have arrived by the next
+  write; bytes that come later are read as a reply.
 - Pipelining (write, write, then read, read) is not possible: the second
   write drops the first reply if it has come.
-- If the device never finishes a line cut by a timeout, its next line
-  ends it and is dropped with it.
 
 Bounded
 -------
 
-The framer holds at most ``limit`` bytes (:attr:`~LineFramer.buffered`,
-each waiting line counted with its overhead). A line longer than that,
-or a line for which lines nobody reads leave no room, is discarded as it
-comes, up to its end; its reader gets :class:`LineTooLong` in its place
-(once for lines discarded in a row).
+The framer holds at most ``limit`` bytes. A record longer than that (a
+line that does not end, a block that declares more) is discarded as it
+comes, up to its end, and its reader gets :class:`FrameTooLong`; bytes
+over the limit that no read waits for are discarded, and the next read
+gets FrameTooLong once. A malformed block header is :class:`FrameError`.
 """
 
-import collections
-
-# An ASCII reply longer than sipyco's own line limit belongs in a binary
-# block.
+# An ASCII reply longer than sipyco's own line limit belongs in a block.
 DEFAULT_LIMIT = 4 * 1024 * 1024
-# What a waiting line costs beyond its bytes (a bytes object and its
-# place in the queue), so that a flood of empty lines is bounded too.
-LINE_OVERHEAD = 64
-# Stands for lines discarded in a row, where they would have been read.
-_DISCARDED = object()
 
 
-class LineTooLong(ValueError):
-    """A line over the framer's limit, or with no room left: discarded."""
+class FrameError(ValueError):
+    """The device sent what the read's shape cannot be."""
 
 
-class LineFramer:
-    """Lines ended by ``terminator`` (a \\r before a \\n line end is dropped
-    too), holding at most ``limit`` bytes."""
+class FrameTooLong(FrameError):
+    """A record over the framer's limit: discarded up to its end."""
 
-    def __init__(self, terminator=b"\n", limit=DEFAULT_LIMIT):
+
+class Until:
+    """A record ended by ``terminator``; the record is what precedes it."""
+
+    def __init__(self, terminator):
         if not terminator:
-            raise ValueError("a line terminator cannot be empty")
-        if limit < len(terminator):
-            raise ValueError(f"a limit of {limit} bytes leaves no room for "
-                             f"a line")
+            raise ValueError("a terminator cannot be empty")
         self.terminator = bytes(terminator)
+        self._searched = 0  # bytes from the front known to hold none
+
+    def end(self, buffer):
+        """Where the record ends in ``buffer`` (past its terminator), or
+        None if it has not ended yet."""
+        found = buffer.find(self.terminator, self._searched)
+        if found < 0:
+            # A terminator may be cut between this piece and the next.
+            self._searched = max(0, len(buffer) - len(self.terminator) + 1)
+            return None
+        return found + len(self.terminator)
+
+    def body(self, record):
+        return record[:-len(self.terminator)]
+
+    def wanted(self, buffer):
+        """How many more bytes end the record, if that is known."""
+        return None
+
+    def discard(self, buffer):
+        """Drop the record's bytes from the front of ``buffer``; whether
+        it has ended."""
+        end = self.end(buffer)
+        if end is not None:
+            del buffer[:end]
+            return True
+        del buffer[:self._searched]
+        self._searched = 0
+        return False
+
+
+class Exactly:
+    """A record of ``size`` bytes."""
+
+    def __init__(self, size):
+        if size < 0:
+            raise ValueError(f"cannot read {size} bytes")
+        self.remaining = size
+
+    def end(self, buffer):
+        return self.remaining if len(buffer) >= self.remaining else None
+
+    def body(self, record):
+        return record
+
+    def wanted(self, buffer):
+        return self.remaining - len(buffer)
+
+    def discard(self, buffer):
+        taken = min(len(buffer), self.remaining)
+        del buffer[:taken]
+        self.remaining -= taken
+        return self.remaining == 0
+
+
+class Block:
+    """An IEEE 488.2 definite-length block: ``#``, one digit ``d``, ``d``
+    digits of length, the data, then ``trailer`` (the read terminator)."""
+
+    def __init__(self, trailer=b"", limit=DEFAULT_LIMIT):
+        self.trailer = bytes(trailer)
         self.limit = limit
-        # Room for lines: the rest may hold a terminator cut in two.
-        self._room = limit - len(terminator) + 1
-        self._lines = collections.deque()  # bytes, or _DISCARDED
-        self._held = 0  # what the lines in _lines cost
-        self._partial = bytearray()  # the line in progress
-        self._searched = 0  # bytes of _partial holding no terminator
-        self._owed = 0  # lines to drop as they end (late replies)
-        self._dropping = False  # the line in progress is dropped
-        self._dropped = 0  # lines dropped since the last exchange began
+        self._start = None  # where the data starts, once the header came
+        self._rest = None  # an Exactly for what follows the header
+
+    def _header(self, buffer):
+        """Parse the header once it has come; whether it has."""
+        if self._start is not None:
+            return True
+        if len(buffer) < 2:
+            return False
+        if buffer[:1] != b"#" or not buffer[1:2].isdigit():
+            raise FrameError(f"not an IEEE 488.2 block: "
+                             f"{bytes(buffer[:12])!r}")
+        digits = buffer[1] - ord("0")
+        if digits == 0:
+            raise FrameError("an indefinite-length block (#0) has no "
+                             "length to read by")
+        if len(buffer) < 2 + digits:
+            return False
+        length = bytes(buffer[2:2 + digits])
+        if not length.isdigit():
+            raise FrameError(f"not an IEEE 488.2 block length: {length!r}")
+        if int(length) > self.limit:
+            self._start = 0
+            self._rest = Exactly(2 + digits + int(length) + len(self.trailer))
+            raise FrameTooLong(f"the device sent a block of {int(length)} "
+                               f"bytes, over the limit of {self.limit}")
+        self._start = 2 + digits
+        self._rest = Exactly(self._start + int(length) + len(self.trailer))
+        return True
+
+    def end(self, buffer):
+        if not self._header(buffer):
+            return None
+        end = self._rest.end(buffer)
+        if end is not None and self.trailer and \
+                buffer[end - len(self.trailer):end] != self.trailer:
+            raise FrameError(f"the block is not followed by "
+                             f"{self.trailer!r}")
+        return end
+
+    def body(self, record):
+        return record[self._start:len(record) - len(self.trailer)]
+
+    def wanted(self, buffer):
+        if self._start is None:
+            return max(1, 2 - len(buffer))
+        return self._rest.wanted(buffer)
+
+    def discard(self, buffer):
+        try:
+            if not self._header(buffer):
+                buffer.clear()  # less than a header: nothing to go by
+                return False
+        except FrameTooLong:
+            pass
+        return self._rest.discard(buffer)
+
+
+class Framer:
+    """Records taken from the bytes fed, holding at most ``limit`` bytes.
+
+    ``usual``: a function making the shape of the device's usual record
+    (``lambda: Until(b"\\n")`` for lines), by which a record begun before
+    a write is dropped to its end; None drops only what has come.
+    """
+
+    def __init__(self, limit=DEFAULT_LIMIT, usual=None):
+        if limit < 1:
+            raise ValueError(f"a limit of {limit} bytes leaves no room")
+        self.limit = limit
+        self.usual = usual
+        self._buffer = bytearray()
+        self._reading = None  # the shape of the read waiting for bytes
+        self._owed = []  # shapes of reads that gave up, oldest first
+        self._dropping = None  # the shape whose rest is dropped as it comes
+        self._overflowed = False  # bytes nobody read were discarded
+        self._dropped = 0  # records dropped since the last exchange began
 
     @property
     def buffered(self):
-        """The bytes held: lines not read and the line in progress."""
-        return self._held + len(self._partial)
+        """The bytes held."""
+        return len(self._buffer)
 
     @property
     def in_progress(self):
-        """What has come of the line in progress (for error messages)."""
-        return b"" if self._dropping else bytes(self._partial)
+        """What has come of the record being read (for error messages)."""
+        return bytes(self._buffer[:80])
 
     @property
     def owes(self):
-        """Whether a read gave up on a line that may still come."""
-        return self._owed > 0
-
-    def frame(self, line):
-        """``line`` as sent: with its terminator."""
-        if self.terminator in line:
-            raise ValueError(f"{bytes(line)!r} holds the line end "
-                             f"{self.terminator!r}: it would be sent as "
-                             f"two lines, and get two replies")
-        return bytes(line) + self.terminator
+        """Whether a read gave up on a record that may still come."""
+        return bool(self._owed)
 
     def feed(self, data):
         """Take bytes received, in a piece of any size."""
-        partial, size = self._partial, len(self.terminator)
-        partial += data
-        start = 0
-        while (end := partial.find(self.terminator,
-                                   max(start, self._searched))) >= 0:
-            self._line_ended(bytes(partial[start:end]))
-            start = end + size
-        del partial[:start]
-        # A terminator may be cut between this piece and the next.
-        self._searched = max(0, len(partial) - size + 1)
-        if self._dropping:
-            self._keep_only_a_cut_terminator()
-        elif self.buffered > self.limit:
-            self._discard_in_progress()
+        self._buffer += data
+        if self._dropping is not None and \
+                self._dropping.discard(self._buffer):
+            self._dropping = None
+        if self._dropping is None:
+            self._drop_owed()
+        if len(self._buffer) > self.limit:
+            self._overflow()
 
-    def read_line(self):
-        """The next line, without its terminator; None if there is none
-        yet. Raises LineTooLong where lines were discarded."""
-        if not self._lines:
+    def take(self, shape):
+        """The next record, in ``shape`` (the same shape object until it
+        returns one), without its framing; None if it has not all come.
+        Raises FrameTooLong where bytes were discarded, FrameError for a
+        malformed record."""
+        if self._overflowed:
+            self._overflowed = False
+            raise FrameTooLong(f"the device sent more than {self.limit} "
+                               f"bytes that could not be kept: discarded")
+        if self._dropping is not None:  # the rest of an earlier record
+            self._reading = shape
             return None
-        line = self._lines.popleft()
-        if line is _DISCARDED:
-            raise LineTooLong(f"the device sent more than {self.limit} "
-                              f"bytes that could not be kept (a line too "
-                              f"long, or lines nobody read): discarded")
-        self._held -= len(line) + LINE_OVERHEAD
-        return line
+        try:
+            end = shape.end(self._buffer)
+        except FrameTooLong:
+            self._drop(shape)
+            raise
+        except FrameError:
+            self._buffer.clear()  # nothing in it can be trusted
+            raise
+        if end is None:
+            self._reading = shape
+            return None
+        self._reading = None
+        record = bytes(self._buffer[:end])
+        del self._buffer[:end]
+        return shape.body(record)
+
+    def wanted(self, shape):
+        """How many more bytes end ``shape``'s record, if that is known."""
+        return shape.wanted(self._buffer)
 
     def read_timed_out(self):
-        """A read gave up: the line it waited for is dropped if it comes."""
-        self._owed += 1
+        """The read waiting gave up: its record is dropped when it ends."""
+        if self._reading is not None:
+            self._owed.append(self._reading)
+            self._reading = None
 
     def begin_exchange(self):
         """Before a write: drop what came for earlier exchanges, forgive
-        what never came. Returns the number of lines dropped since the
+        what never came. Returns the number of records dropped since the
         last exchange began."""
-        self._dropped += len(self._lines)
-        self._lines.clear()
-        self._held = 0
-        self._owed = 0
-        if self._partial and not self._dropping:
-            self._dropped += 1
-            self._dropping = True
-            self._keep_only_a_cut_terminator()
+        self._reading = None
+        self._overflowed = False
+        if self._owed and self._buffer and self._dropping is None:
+            self._drop(self._owed[0])  # a late reply, begun: to its end
+        elif self._dropping is None:
+            self._drop_usual()
+        self._owed.clear()
         dropped, self._dropped = self._dropped, 0
         return dropped
 
-    def _line_ended(self, line):
-        if self._dropping:
-            self._dropping = False
-            return
-        if self._owed:
-            self._owed -= 1
+    def _drop(self, shape):
+        """Drop ``shape``'s record from the front, now and as it comes."""
+        self._dropped += 1
+        self._dropping = None if shape.discard(self._buffer) else shape
+
+    def _drop_owed(self):
+        while self._owed and self._buffer:
+            try:
+                end = self._owed[0].end(self._buffer)
+            except FrameTooLong:
+                self._drop(self._owed.pop(0))
+                return
+            except FrameError:
+                self._owed.pop(0)
+                self._dropped += 1
+                self._buffer.clear()
+                return
+            if end is None:
+                return
+            del self._buffer[:end]
+            self._owed.pop(0)
             self._dropped += 1
-            return
-        if self.terminator == b"\n" and line.endswith(b"\r"):
-            line = line[:-1]
-        cost = len(line) + LINE_OVERHEAD
-        if self._held + cost > self._room:
-            self._mark_discarded()
-        else:
-            self._lines.append(line)
-            self._held += cost
 
-    def _discard_in_progress(self):
-        """The line in progress is over the limit: drop it as it comes."""
-        if self._owed:  # a late reply: dropped anyway
-            self._owed -= 1
+    def _drop_usual(self):
+        """Drop what has come: whole records, and one begun to its end."""
+        while self._buffer:
             self._dropped += 1
+            shape = self.usual() if self.usual else None
+            if shape is None:
+                self._buffer.clear()
+            elif not shape.discard(self._buffer):
+                self._dropping = shape  # what it kept: a cut terminator
+                return
+
+    def _overflow(self):
+        """Over the limit: the record being read (or owed) is dropped to
+        its end; bytes no read waits for are dropped now."""
+        shape = self._reading or (self._owed.pop(0) if self._owed else None)
+        if self._reading is not None:
+            self._overflowed = True
+            self._reading = None
+        if shape is not None:
+            self._drop(shape)
         else:
-            self._mark_discarded()
-        self._dropping = True
-        self._keep_only_a_cut_terminator()
-
-    def _mark_discarded(self):
-        if not (self._lines and self._lines[-1] is _DISCARDED):
-            self._lines.append(_DISCARDED)
-
-    def _keep_only_a_cut_terminator(self):
-        del self._partial[:self._searched]
-        self._searched = 0
+            self._dropped += 1
+            self._overflowed = True
+            self._buffer.clear()
