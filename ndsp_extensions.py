@@ -96,8 +96,8 @@ NDSP_PORTS = {
 # tests and benchmark directly; a test checks every path below exists.
 #   records:     per value, its facts (for transport: the example device,
 #                the address the README shows, the PyPI libraries it needs
-#                at run time and in its tests, the modules they install,
-#                which --simulation must not import)
+#                at run time (its extra), the modules they install, which
+#                --simulation must not import)
 #   adds:        generated files (in the project; {name} is device_name),
 #                each kept only for the values listed with it
 #   fragments:   the template's files its values choose with {% include %};
@@ -107,29 +107,26 @@ NDSP_PORTS = {
 #   label:       a yes/no option's name in test ids ("client", "no_client")
 TRANSPORTS = {
     "console": {"device": "console", "address": "console", "libraries": [],
-                "test_libraries": [], "modules": []},
+                "modules": []},
     "serial": {"device": "scpi", "address": "/dev/ttyUSB0",
-               "libraries": ["pyserial"], "test_libraries": [],
-               "modules": ["serial"]},
+               "libraries": ["pyserial"], "modules": ["serial"]},
     "tcp": {"device": "scpi", "address": "192.168.1.50:5025",
-            "libraries": [], "test_libraries": [], "modules": []},
+            "libraries": [], "modules": []},
     # pyvisa-py opens serial (ASRL) resources only with pyserial, which it
     # makes an extra ("pyvisa-py[serial]"): named here itself, so that the
     # flake, which takes nixpkgs names, gets it too.
     "visa": {"device": "scpi", "address": "TCPIP::192.168.1.50::INSTR",
              "libraries": ["pyvisa", "pyvisa-py", "pyserial"],
-             "test_libraries": ["pyvisa-sim"],
              "modules": ["pyvisa", "pyvisa_py"]},
 }
 OPTIONS = {
     "transport": {
         "values": list(TRANSPORTS),
         "records": TRANSPORTS,
-        "fragments": ["templates/tests/device_{transport}.py",
-                      "templates/readme/transport_{transport}.md",
+        "fragments": ["templates/readme/transport_{transport}.md",
                       "templates/drivers/{__device}.py",
                       "templates/fake_devices/{__device}.py",
-                      "templates/tests/protocol_{__device}.py",
+                      "templates/tests/device_{__device}.py",
                       "templates/readme/device_{__device}.md"],
         "shapes_code": True,
     },
@@ -141,7 +138,8 @@ OPTIONS = {
     "include_client": {
         "values": [False, True],
         "adds": {"{name}/aqcli_{name}.py": [True],
-                 "tests/test_contract_client.py": [True]},
+                 "tests/test_contract_client.py": [True],
+                 "tests/test_device_bulk.py": [True]},
         "shapes_code": True,
         "label": "client",
     },

@@ -31,10 +31,6 @@ def importable(module):
 
 HAS_ARTIQ = (importable("artiq_comtools")
              and importable("artiq.frontend.artiq_master"))
-# The modules each transport's tests need, beyond pytest.
-LIBRARY_MODULES = {"console": [], "tcp": [],
-                   "serial": ["serial", "serial_asyncio"],
-                   "visa": ["pyvisa", "pyvisa_py", "pyvisa_sim"]}
 # What a skip's reason names: the library or the command that is missing.
 MISSING_REASONS = ["sipyco", "artiq", "pyserial", "pyvisa", "openssl"]
 
@@ -48,7 +44,7 @@ def available(name):
 
 def needed(answers):
     """What a project's own suite needs to run with nothing skipped."""
-    return ["sipyco", *LIBRARY_MODULES[answers["transport"]],
+    return ["sipyco",
             *(["artiq.master.worker_db"] if answers.get("include_mediator")
               else []),
             "openssl"]

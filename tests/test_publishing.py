@@ -110,9 +110,7 @@ def test_the_flake_parses_and_names_the_project(tmp_path, answers):
     shell = [item if isinstance(item, str) else item["pname"]
              for item in python["withPackages"]]
     assert shell[0] == "/nix/store/hello"
-    assert set(shell[1:]) == {"artiq-comtools", "artiq", "flake8", "pytest",
-                              *ndsp_extensions.TRANSPORTS[
-                                  answers["transport"]]["test_libraries"]}
+    assert set(shell[1:]) == {"artiq-comtools", "artiq", "flake8", "pytest"}
     assert openssl == {"pname": "openssl"}
 
 

@@ -119,7 +119,7 @@ def test_the_chosen_transports_library_is_a_dependency(render, answers):
     extras = pyproject["optional-dependencies"]
     for transport, facts in ndsp_extensions.TRANSPORTS.items():
         assert extras.get(transport, []) == facts["libraries"]
-    assert extras["test"] == ["pytest>=7", *record["test_libraries"]]
+    assert extras["test"] == ["pytest>=7"]
 
 
 def public_functions(tree):
@@ -215,8 +215,7 @@ def test_conflicting_answers_are_left_out():
 def test_every_transport_has_its_record():
     assert list(ndsp_extensions.TRANSPORTS) == OPTIONS["transport"]["values"]
     for record in ndsp_extensions.TRANSPORTS.values():
-        assert set(record) == {"device", "address", "libraries",
-                               "test_libraries", "modules"}
+        assert set(record) == {"device", "address", "libraries", "modules"}
 
 
 def test_every_question_has_its_readme_row():

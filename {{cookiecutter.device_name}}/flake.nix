@@ -53,8 +53,7 @@
             artiq-comtools
             artiq.packages.${system}.artiq
             ps.flake8
-            ps.pytest{% for library in transports[cookiecutter.transport].test_libraries %}
-            ps.{{ library }}{% endfor %}
+            ps.pytest
           ]))
           pkgs.openssl
         ];

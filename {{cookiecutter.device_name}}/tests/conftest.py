@@ -207,12 +207,10 @@ def served():
 
 
 @pytest.fixture
-def unopenable_device(tmp_path):
-    """An address of this transport's kind at which nothing answers."""
-    return {{ {"console": 'str(tmp_path / "missing" / "tty")',
-              "serial": 'str(tmp_path / "ttyUSB0")',
-              "tcp": '"127.0.0.1:1"',
-              "visa": 'f"ASRL{tmp_path}/ttyUSB0::INSTR"'}[cookiecutter.transport] }}
+def unopenable_device():
+    """An address at which nothing answers: a loopback port nothing
+    listens on."""
+    return f"127.0.0.1:{free_port()}"
 
 
 @pytest.fixture

@@ -26,12 +26,13 @@ def test_the_bulk_target_is_served_exactly_when_there_are_arrays(served):
         targets = client.get_rpc_id()[0]
     finally:
         client.close_rpc()
-    assert targets == ([NAME, BULK_TARGET] if ARRAY_METHODS else [NAME])
+    assert targets[0] == NAME
+    assert (BULK_TARGET in targets) == bool(ARRAY_METHODS)
 
 
 def test_only_public_driver_methods_are_called_through_bulk(served):
     if not ARRAY_METHODS:
-        return  # no bulk target: the main target's surface is all
+        pytest.skip("the driver has no array methods: no bulk target")
     for name in NOT_SERVED:
         for request in (["call", name, [], {}],
                         ["commit", name, [], {}]):

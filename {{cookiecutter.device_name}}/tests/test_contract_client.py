@@ -203,7 +203,7 @@ def test_a_bad_array_file_is_one_line_naming_it(monkeypatch, capsys,
 def test_an_array_parameter_takes_a_file_and_an_array_result_an_output(
         monkeypatch):
     monkeypatch.setattr(CLIENT_DRIVER, WithArrays)
-    assert sent(WithArrays.load, ["load", "in.csv", "--gain", "2"]) == {
+    assert sent(WithArrays.load, ["load", "in.csv", "2"]) == {
         "self": None, "data": "in.csv", "gain": 2.0}
     args = get_argparser().parse_args(["trace", "-o", "out.npy"])
     assert getattr(args, "client:output") == "out.npy"
@@ -374,7 +374,8 @@ def downloads(monkeypatch, tmp_path):
         made.append((arguments, options))
         return TRACE.copy()
 
-    monkeypatch.setattr(f"{NAME}.bulk.download_async", download)
+    monkeypatch.setattr(f"{NAME}.ndsp_runtime.bulk.download_async",
+                        download)
     return made
 
 
@@ -424,7 +425,8 @@ def test_a_download_that_fails_leaves_the_existing_file(
     async def download(*arguments, **options):
         raise failure
 
-    monkeypatch.setattr(f"{NAME}.bulk.download_async", download)
+    monkeypatch.setattr(f"{NAME}.ndsp_runtime.bulk.download_async",
+                        download)
     if isinstance(failure, KeyboardInterrupt):
         with pytest.raises(KeyboardInterrupt):
             run_main(monkeypatch, capsys, served.port, "trace", "-o",
@@ -496,7 +498,7 @@ def test_an_unwritable_folder_is_told_before_connecting(
 
 
 class WithNamesLikeTheClients(Driver):
-    def record(self, o: int = 0, f: bool = False, output: str = "",
+    def record(self, *, o: int = 0, f: bool = False, output: str = "",
                overwrite: bool = False) -> numpy.ndarray:
         """Return samples, as added by this test."""
 
@@ -517,7 +519,7 @@ def test_no_parameter_name_clashes_with_the_output_options(monkeypatch):
 def test_a_parameter_the_client_cannot_offer_is_one_error_line(
         monkeypatch, capsys):
     class WithHelp(Driver):
-        def show(self, help: str = ""):
+        def show(self, *, help: str = ""):
             """Show something, as added by this test."""
 
     monkeypatch.setattr(CLIENT_DRIVER, WithHelp)

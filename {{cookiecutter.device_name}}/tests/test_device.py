@@ -1,1 +1,1 @@
-{% include "tests/device_" ~ cookiecutter.transport ~ ".py" %}{% if cookiecutter.include_client %}{% include "tests/bulk_example.py" %}{% endif %}
+{% include "tests/device_" ~ cookiecutter.__device ~ ".py" -%}

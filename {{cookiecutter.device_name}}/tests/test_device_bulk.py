@@ -1,14 +1,17 @@
-{#- The example's waveform memory through the controller, with bulk.py;
-    included at the end of test_device.py when there is a client. #}
+{%- set name = cookiecutter.device_name -%}
+"""Device tests: the example's waveform memory through the controller in
+chunks (the runtime's bulk.py), and through aqcli_{{ name }} as files.
 
-# --- The waveform memory through the controller, in chunks (bulk.py) ---
+This file is yours, as test_device.py is: when you port the driver to
+your instrument, test its own array methods here, or remove it."""
 
-import numpy  # noqa: E402
+import numpy
+import pytest
 
-from {{ cookiecutter.device_name }}.ndsp_runtime import bulk  # noqa: E402
+from {{ name }}.ndsp_runtime import bulk
 
-CLIENT = "aqcli_{{ cookiecutter.device_name }}"
-BULK_TARGET = "{{ cookiecutter.device_name }}" + bulk.SUFFIX
+CLIENT = "aqcli_{{ name }}"
+BULK_TARGET = "{{ name }}" + bulk.SUFFIX
 
 
 def bulk_arguments(served):
@@ -44,7 +47,7 @@ def test_an_upload_cut_off_leaves_the_previous_waveform(served):
 
 def run_client(served, monkeypatch, capsys, *arguments):
     """aqcli as its console script runs it: (exit code, stderr)."""
-    from {{ cookiecutter.device_name }}.aqcli_{{ cookiecutter.device_name }} import main
+    from {{ name }}.aqcli_{{ name }} import main
 
     connection = ["-s", "127.0.0.1", "-p", str(served.port)]
     monkeypatch.setattr("sys.argv", [CLIENT, *connection,
