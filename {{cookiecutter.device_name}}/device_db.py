@@ -68,8 +68,9 @@ with_ssl = {
     "{{ name }}": dict(
         device_db["{{ name }}"],
         command=device_db["{{ name }}"]["command"]
-        + " --ssl {{ ssl_dir }}{{ name }}.pem {{ ssl_dir }}{{ name }}.key "
-          "{{ ssl_dir }}client.pem",
+        + " --ssl {{ ssl_dir }}{{ name }}.pem"
+          " {{ ssl_dir }}{{ name }}.key"
+          " {{ ssl_dir }}client.pem",
         simple_ssl_config={
             "client_cert": "{{ ssl_dir }}client.pem",
             "client_key": "{{ ssl_dir }}client.key",

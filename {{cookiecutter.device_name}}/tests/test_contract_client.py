@@ -6,6 +6,7 @@ they must pass unchanged once the driver is yours."""
 
 import collections.abc
 import errno
+import importlib
 import inspect
 import io
 import os
@@ -24,7 +25,8 @@ from conftest import (NAME, SIPYCO_MISSING, STARTUP_TIMEOUT, Controller,
 
 pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
 
-from {{ name }}.aqcli_{{ name }} import get_argparser, main
+CLIENT = importlib.import_module(f"{NAME}.aqcli_{NAME}")
+get_argparser, main = CLIENT.get_argparser, CLIENT.main
 from {{ name }}.driver import {{ cookiecutter.__driver_class }} as Driver
 from {{ name }}.ndsp_runtime import bulk
 from {{ name }}.ndsp_runtime.client import (

@@ -1,6 +1,6 @@
 {%- set name = cookiecutter.device_name -%}
 """Device tests: the example's waveform memory through the controller in
-chunks (the runtime's bulk.py), and through aqcli_{{ name }} as files.
+chunks (the runtime's bulk.py), and through the client as files.
 
 This file is yours, as test_device.py is: when you port the driver to
 your instrument, test its own array methods here, or remove it."""

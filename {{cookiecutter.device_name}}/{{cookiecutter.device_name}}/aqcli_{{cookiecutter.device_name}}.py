@@ -1,7 +1,8 @@
 {%- set name = cookiecutter.device_name -%}
-"""aqcli_{{ name }}: the {{ name }} controller from the command line, a
-command per public method of the driver (ndsp_runtime/client.py builds
-them from the driver's signatures and docstrings)."""
+"""aqcli_{{ name }}: the command-line client.
+
+A command per public method of the driver: ndsp_runtime/client.py builds
+them from the driver's signatures and docstrings."""
 
 from .aqctl_{{ name }} import DEFAULT_PORT, TITLE
 from .driver import {{ cookiecutter.__driver_class }}

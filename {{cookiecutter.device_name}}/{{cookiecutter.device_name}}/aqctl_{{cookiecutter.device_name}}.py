@@ -1,6 +1,6 @@
 {%- set name = cookiecutter.device_name -%}
 {%- set cls = cookiecutter.__driver_class -%}
-"""aqctl_{{ name }}: the ARTIQ controller of the {{ name }} device.
+"""aqctl_{{ name }}: the ARTIQ controller.
 
 This file is yours: the device's title, its default port, its own
 command-line options, and the driver to serve. The rest (the command
@@ -18,8 +18,8 @@ DEFAULT_PORT = {{ cookiecutter.default_port }}
 
 def add_device_options(group):
     """Add the device's own options to ``group``, beside the transport's
-    (--timeout, --baudrate, --visa-library); {{ cls }}.open() gets each
-    by name: ``options.channel`` for ``--channel``."""
+    (--timeout, --baudrate, --visa-library); the driver's open() gets
+    each by name: ``options.channel`` for ``--channel``."""
 
 
 CONTROLLER = Controller(

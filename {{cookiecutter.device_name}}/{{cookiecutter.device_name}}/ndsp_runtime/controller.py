@@ -5,7 +5,7 @@ A project's ``aqctl_<name>.py`` says only what is its own: the name, the
 title and the default port, the device's options, the driver's class
 (built by its ``open()``) and the fake instrument of ``--simulation``::
 
-    CONTROLLER = Controller("hello", "Hello", 3300, driver=Hello,
+    CONTROLLER = Controller("acme_psu", "Acme PSU", 3300, driver=AcmePsu,
                             fake_device=FakeDevice,
                             add_device_options=add_device_options)
     main = CONTROLLER.main
