@@ -82,6 +82,9 @@ def bound(words):
     (["tune", "2.5", "--force", "no", "--unit", "V"],
      {"level": 2.5, "force": False, "unit": "V"}),
     (["levels", "1", "2.5"], {"values": [1.0, 2.5]}),
+    # A list takes every word after it: what follows is given by name.
+    (["levels", "1", "2.5", "--scale", "3"],
+     {"values": [1.0, 2.5], "scale": 3.0}),
     (["twice", "3"], {"x": 3}),
     (["kind"], {}),
     (["kind", "true"], {"verbose": True}),

@@ -1,10 +1,16 @@
 """The attenuator driver against its simulation: the fake attenuator behind
-the transport interface. Needs neither sipyco nor hardware."""
+the simulated transport. Needs neither sipyco nor hardware."""
+
+import argparse
+import inspect
 
 import pytest
 
 from hello.driver import Hello
-from hello.simulation import FakeDevice, SimulatedTransport
+from hello.fake_device import FakeDevice
+from hello.ndsp_runtime import transports
+
+KIND = "asyncio" if inspect.iscoroutinefunction(Hello.ping) else "sync"
 
 
 @pytest.fixture
@@ -27,8 +33,9 @@ def sent(device):
 
 
 @pytest.fixture
-def driver(device, sent):
-    return Hello(SimulatedTransport(device, timeout=0.1))
+def driver(device, sent, call):
+    transport = call(transports.simulated(device, KIND, timeout=0.1))
+    return call(Hello.open(transport, argparse.Namespace()))
 
 
 def test_serial_number(driver, sent, call):

@@ -122,10 +122,26 @@ class ParameterClash(Exception):
     """A driver parameter that the client cannot offer as an option."""
 
 
-def add_parameter(command, parameter):
+def by_option(parameters):
+    """The names of the parameters given as --options: keyword-only ones,
+    and those after a list (which takes every word that follows it), as
+    Python could take them by keyword."""
+    names, after_a_list = set(), False
+    for parameter in parameters:
+        if parameter.kind is parameter.KEYWORD_ONLY or (
+                after_a_list and is_positional(parameter)):
+            names.add(parameter.name)
+        elif is_positional(parameter) and "nargs" in \
+                argument_options(parameter):
+            after_a_list = True
+    return names
+
+
+def add_parameter(command, parameter, as_option):
     """The parameter as Python takes it: by its place (optional when it
-    has a default), *args as the rest, a keyword-only one as an --option.
-    What is left out is not sent, so the driver's own default holds."""
+    has a default), *args as the rest, a keyword-only one (``as_option``)
+    as an --option. What is left out is not sent, so the driver's own
+    default holds."""
     options = argument_options(parameter)
     has_default = parameter.default is not parameter.empty
     if has_default:
@@ -133,7 +149,7 @@ def add_parameter(command, parameter):
     if parameter.kind is parameter.VAR_POSITIONAL:
         command.add_argument(destination(parameter), metavar=parameter.name,
                              **dict(options, nargs="*"))
-    elif is_positional(parameter):
+    elif not as_option:
         if has_default:
             options.setdefault("nargs", "?")
         # Not argparse.SUPPRESS: argparse would convert that string.
@@ -167,11 +183,12 @@ def add_commands(parser, driver):
             description=docstring,
             formatter_class=argparse.RawDescriptionHelpFormatter)
         parameters = call_parameters(driver, name)
+        options = by_option(parameters)
         for parameter in parameters:
             if parameter.kind is parameter.VAR_KEYWORD:
                 continue
             try:
-                add_parameter(command, parameter)
+                add_parameter(command, parameter, parameter.name in options)
             except argparse.ArgumentError:  # -h/--help: argparse's own
                 raise ParameterClash(
                     f"the driver's {name}() cannot be a command: its "
@@ -181,7 +198,8 @@ def add_commands(parser, driver):
         if returns_array(method):
             add_output_options(command)
         command.set_defaults(parameters=parameters,
-                             **{"client:method": method})
+                             **{"client:method": method,
+                                "client:by_option": options})
 
 
 def call_parameters(driver, name):
@@ -247,7 +265,7 @@ def call_arguments(args):
         value = getattr(args, destination(parameter))
         if parameter.kind is parameter.VAR_POSITIONAL:
             positional.extend(value)
-        elif is_positional(parameter):
+        elif parameter.name not in getattr(args, "client:by_option"):
             positional.append(value)
         else:
             keywords[parameter.name] = value
