@@ -60,7 +60,8 @@ ADDRESS_HELP = (
     "VISA resource (TCPIP::192.168.1.50::INSTR, USB0::...::INSTR). A "
     "prefix tcp:, serial:, visa: or console: settles any doubt")
 KINDS = ("console", "tcp", "serial", "visa")
-_VISA = re.compile(r"(?i)(TCPIP|USB|ASRL|GPIB|VXI|PXI|VICP)\d*::")
+# ASRL names a port, a number or a path: ASRL3::, ASRL/dev/ttyUSB0::.
+_VISA = re.compile(r"(?i)((TCPIP|USB|GPIB|VXI|PXI|VICP)\d*|ASRL[^:\s]+)::")
 _SERIAL = re.compile(r"(?i)(/dev/\S+|COM\d+|\\\\\.\\COM\d+|[a-z0-9+]+://\S*)")
 _HOST = re.compile(r"[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.%\w]+\]")
 
@@ -90,10 +91,14 @@ def parse_address(address):
     opens. Raises ValueError, with the forms, for anything else."""
     prefix, colon, rest = address.partition(":")
     if colon and prefix in KINDS and not rest.startswith("//"):
-        if prefix == "tcp":
-            split_host_port(rest)  # refused here, before opening
         if not rest:
             raise ValueError(f"nothing after {prefix}: in {address!r}")
+        if prefix == "tcp":
+            try:
+                split_host_port(rest)  # refused here, before opening
+            except ValueError:
+                raise ValueError(f"{address!r}: not tcp:host[:port]") \
+                    from None
         return prefix, rest
     if address == "console":
         return "console", address
@@ -355,6 +360,9 @@ class AsyncTransport:
     @contextlib.asynccontextmanager
     async def exchange(self):
         """``async with transport.exchange():`` several calls, as one."""
+        if _held.get() is self:  # nested, in this task: held already
+            yield
+            return
         async with self._lock:
             held = _held.set(self)
             try:
@@ -418,13 +426,20 @@ class TCPLink:
 
     def __init__(self, address, timeout):
         self.name = address
+        self._timeout = timeout
         self._sock = socket.create_connection(split_host_port(address),
                                               timeout=timeout)
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def send(self, data):
-        self._sock.settimeout(None)
-        self._sock.sendall(data)
+        # A device that reads nothing must not hold the write (and the
+        # exchange's lock) forever.
+        self._sock.settimeout(self._timeout)
+        try:
+            self._sock.sendall(data)
+        except socket.timeout:
+            raise TimeoutError(f"{self.name} took nothing within "
+                               f"{self._timeout} s") from None
 
     def receive(self, wait, wanted):
         self._sock.settimeout(max(wait, 0))  # 0: does not block
@@ -451,23 +466,38 @@ class SerialLink:
             raise ImportError("the serial transport needs pyserial: pip "
                               "install pyserial") from error
         self.name = port
+        self._serial = serial
         self._port = serial.serial_for_url(port, baudrate=baudrate,
                                            timeout=timeout,
                                            write_timeout=timeout)
 
     def send(self, data):
-        self._port.write(data)
+        with self._errors():
+            self._port.write(data)
 
     def receive(self, wait, wanted):
         port = self._port
-        if wait <= 0:
-            waiting = port.in_waiting
-            return port.read(min(waiting, RECEIVE_SIZE)) if waiting else b""
-        port.timeout = wait
-        first = port.read(1)
-        if not first:
-            return b""
-        return first + port.read(min(port.in_waiting, RECEIVE_SIZE))
+        with self._errors():
+            if wait <= 0:
+                waiting = port.in_waiting
+                return port.read(min(waiting, RECEIVE_SIZE)) if waiting \
+                    else b""
+            port.timeout = wait
+            first = port.read(1)
+            if not first:
+                return b""
+            return first + port.read(min(port.in_waiting, RECEIVE_SIZE))
+
+    @contextlib.contextmanager
+    def _errors(self):
+        # pyserial's own errors, as the other links': a write that times
+        # out, a port or socket:// that went away.
+        try:
+            yield
+        except self._serial.SerialTimeoutException as error:
+            raise TimeoutError(f"{self.name}: {error}") from error
+        except self._serial.SerialException as error:
+            raise ConnectionError(f"{self.name}: {error}") from error
 
     def close(self):
         self._port.close()
