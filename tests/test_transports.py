@@ -205,7 +205,7 @@ def test_a_tcp_address_is_host_and_port(address, host_port):
 @pytest.mark.parametrize("address", [
     "", "not an address", "host:99999", "host:0", "host:port", "::1",
     "[::1", "tcp:", "tcp:bad host", "serial:", "visa:", "console:",
-    "a\nb",
+    "a\nb", "tcp://192.168.1.50:5025",
 ])
 def test_garbage_is_one_line_value_error(address):
     with pytest.raises(ValueError) as error:

@@ -51,9 +51,12 @@ Bounded
 
 The framer holds at most ``limit`` bytes. A record longer than that (a
 line that does not end, a block that declares more) is discarded as it
-comes, up to its end, and its reader gets :class:`FrameTooLong`; bytes
-over the limit that no read waits for are discarded, and the next read
-gets FrameTooLong once. A malformed block header is :class:`FrameError`.
+comes, up to its end, and its reader gets :class:`FrameTooLong`. Over the
+limit with no read waiting, records are dropped from the front, each to
+its end (by the usual shape; without one, all that is held), until what
+is held fits, and the next read gets FrameTooLong once. A read waits
+behind a record still owed: only the late record's bytes are dropped. A
+malformed block header is :class:`FrameError`.
 """
 
 # An ASCII reply longer than sipyco's own line limit belongs in a block.

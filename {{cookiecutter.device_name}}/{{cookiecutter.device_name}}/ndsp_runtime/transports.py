@@ -90,7 +90,11 @@ def parse_address(address):
     """``-d``'s address -> (kind, target): the transport and what it
     opens. Raises ValueError, with the forms, for anything else."""
     prefix, colon, rest = address.partition(":")
-    if colon and prefix in KINDS and not rest.startswith("//"):
+    if colon and prefix in KINDS and rest.startswith("//"):
+        # No pyserial URL: tcp://host would reach pyserial as one.
+        raise ValueError(f"{address!r} is no address: write "
+                         f"{prefix}:{rest[2:]}")
+    if colon and prefix in KINDS:
         if not rest:
             raise ValueError(f"nothing after {prefix}: in {address!r}")
         if prefix == "tcp":
