@@ -482,15 +482,17 @@ class SerialLink:
     def receive(self, wait, wanted):
         port = self._port
         with self._errors():
-            if wait <= 0:
-                waiting = port.in_waiting
-                return port.read(min(waiting, RECEIVE_SIZE)) if waiting \
-                    else b""
-            port.timeout = wait
-            first = port.read(1)
-            if not first:
-                return b""
-            return first + port.read(min(port.in_waiting, RECEIVE_SIZE))
+            if wait > 0:
+                port.timeout = wait
+                first = port.read(1)
+                if not first:
+                    return b""
+            else:
+                first = b""
+            # A read that does not wait takes all that has come (socket://
+            # says in_waiting is 1 for any amount).
+            port.timeout = 0
+            return first + port.read(RECEIVE_SIZE)
 
     @contextlib.contextmanager
     def _errors(self):
