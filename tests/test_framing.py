@@ -1,27 +1,40 @@
-"""The runtime's sans-I/O line framing (ndsp_runtime/framing.py), in
-process: bytes in, lines out, the bound, and the discard-after-timeout
-rule."""
+"""The runtime's sans-I/O framing (ndsp_runtime/framing.py), in process:
+bytes in, records out in three shapes (a line, a fixed size, an IEEE
+488.2 block), the bound, and the discard-after-timeout rule. The
+transports' own I/O is test_transports.py's."""
 
-import pathlib
 import sys
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
-PACKAGE = (pathlib.Path(__file__).resolve().parent.parent
-           / "{{cookiecutter.device_name}}" / "{{cookiecutter.device_name}}")
-sys.path.insert(0, str(PACKAGE))
-from ndsp_runtime.framing import LineFramer, LineTooLong  # noqa: E402
+from conftest import TEMPLATE
+
+sys.path.insert(0, str(TEMPLATE / "{{cookiecutter.device_name}}"
+                       / "{{cookiecutter.device_name}}"))
+
+from ndsp_runtime.framing import (  # noqa: E402
+    Block, Exactly, FrameError, Framer, FrameTooLong, Until)
 
 TERMINATORS = st.sampled_from([b"\n", b"\r\n", b"\r", b";;"])
 
 
-def lines_of(framer):
-    """Every line the framer holds now, in order."""
-    lines = []
-    while (line := framer.read_line()) is not None:
-        lines.append(line)
-    return lines
+def lines():
+    """The usual record of a line device."""
+    return Until(b"\n")
+
+
+def line_framer(limit=1000):
+    return Framer(limit, usual=lines)
+
+
+def take_all(framer, shape=lines):
+    """Every record the framer holds now, in order, each read in a fresh
+    ``shape()``."""
+    records = []
+    while (record := framer.take(shape())) is not None:
+        records.append(record)
+    return records
 
 
 def split(data, cuts):
@@ -30,172 +43,445 @@ def split(data, cuts):
     return [data[a:b] for a, b in zip([0, *points], [*points, len(data)])]
 
 
-line_bodies = st.lists(st.binary(max_size=20), max_size=8)
+def block(data, trailer=b"\n"):
+    length = str(len(data)).encode()
+    return b"#" + str(len(length)).encode() + length + data + trailer
 
 
-@given(line_bodies, TERMINATORS, st.lists(st.integers(0, 10_000)))
+def read(framer, shape, pieces):
+    """Take one record in ``shape`` while feeding ``pieces`` one by one, as
+    a transport does (``pieces``, a list, loses those fed): None if it
+    has not come whole."""
+    while (record := framer.take(shape)) is None and pieces:
+        framer.feed(pieces.pop(0))
+    return record
+
+
+# --- records from any split of the stream ---
+
+@given(st.lists(st.binary(max_size=20), max_size=8), TERMINATORS,
+       st.lists(st.integers(0, 10_000)))
 def test_any_split_of_the_stream_gives_the_same_lines(bodies, terminator,
                                                       cuts):
     bodies = [bytes(byte for byte in body if byte not in terminator)
               for body in bodies]
     stream = b"".join(body + terminator for body in bodies)
-    framer = LineFramer(terminator)
+    framer = Framer(1000)
     for piece in split(stream, cuts):
         framer.feed(piece)
-    expected = [body[:-1] if terminator == b"\n" and body.endswith(b"\r")
-                else body for body in bodies]
-    assert lines_of(framer) == expected
+    assert take_all(framer, lambda: Until(terminator)) == bodies
     assert framer.buffered == 0
 
 
-def test_a_carriage_return_before_the_line_end_is_dropped():
-    framer = LineFramer()
-    framer.feed(b"1.000\r\n2.000\n3.000\r\r\n")
-    assert lines_of(framer) == [b"1.000", b"2.000", b"3.000\r"]
+@given(st.lists(st.binary(max_size=20), max_size=8), TERMINATORS,
+       st.lists(st.integers(0, 10_000)))
+def test_a_line_read_while_it_comes_is_the_same_however_it_is_cut(
+        bodies, terminator, cuts):
+    """The reader waits with one shape object while pieces come (its
+    search resumes where the last piece ended)."""
+    bodies = [bytes(byte for byte in body if byte not in terminator)
+              for body in bodies]
+    pieces = split(b"".join(body + terminator for body in bodies), cuts)
+    framer = Framer(1000)
+    got = []
+    for _ in bodies:
+        got.append(read(framer, Until(terminator), pieces))
+        pieces = [] if got[-1] is None else pieces
+    assert got == bodies
 
 
-def test_a_line_in_progress_waits_for_its_end():
-    framer = LineFramer()
+@given(st.lists(st.binary(max_size=30), max_size=6),
+       st.lists(st.integers(0, 10_000)))
+def test_any_split_gives_the_same_fixed_size_frames(bodies, cuts):
+    """A length-prefixed protocol: a one-byte length, then the frame."""
+    stream = b"".join(bytes([len(body)]) + body for body in bodies)
+    pieces = split(stream, cuts)
+    framer = Framer(1000)
+    got = []
+    for _ in bodies:
+        size = read(framer, Exactly(1), pieces)
+        got.append(read(framer, Exactly(size[0]), pieces))
+    assert got == bodies
+    assert framer.buffered == 0
+
+
+@given(st.lists(st.binary(max_size=300), max_size=4),
+       st.sampled_from([b"", b"\n", b"\r\n"]),
+       st.lists(st.integers(0, 10_000)))
+def test_any_split_gives_the_same_blocks(datas, trailer, cuts):
+    """Block data may hold any byte, the trailer's included."""
+    pieces = split(b"".join(block(data, trailer) for data in datas), cuts)
+    framer = Framer(1000)
+    got = [read(framer, Block(trailer), pieces) for _ in datas]
+    assert got == datas
+    assert framer.buffered == 0
+
+
+def test_a_block_header_of_several_digits():
+    framer = Framer()
+    framer.feed(b"#3012" + b"x" * 12 + b"\n" + b"#11y\n")
+    assert framer.take(Block(b"\n")) == b"x" * 12
+    assert framer.take(Block(b"\n")) == b"y"
+
+
+def test_an_empty_block():
+    framer = Framer()
+    framer.feed(b"#10\nnext\n")
+    assert framer.take(Block(b"\n")) == b""
+    assert framer.take(lines()) == b"next"
+
+
+def test_a_record_in_progress_waits_for_its_end():
+    framer = Framer()
+    shape = lines()
     framer.feed(b"ndsp-")
-    assert framer.read_line() is None
+    assert framer.take(shape) is None
     assert framer.in_progress == b"ndsp-"
     framer.feed(b"template\nnext")
-    assert framer.read_line() == b"ndsp-template"
-    assert framer.read_line() is None
+    assert framer.take(shape) == b"ndsp-template"
+    assert framer.take(lines()) is None
 
 
-def test_frame_adds_the_terminator_and_refuses_one_inside():
-    framer = LineFramer(b"\r\n")
-    assert framer.frame(b"VOLT 1.000") == b"VOLT 1.000\r\n"
-    with pytest.raises(ValueError, match="two lines"):
-        framer.frame(b"VOLT 1\r\n*RST")
+def test_wanted_says_how_many_bytes_end_a_fixed_size_record():
+    framer = Framer()
+    framer.feed(b"abc")
+    assert framer.wanted(Exactly(10)) == 7
+    assert framer.wanted(lines()) is None
+    framer = Framer()
+    framer.feed(b"#14ab")
+    shape = Block(b"\n")
+    assert framer.take(shape) is None
+    assert framer.wanted(shape) == 3  # two bytes of data, the trailer
 
 
-@pytest.mark.parametrize("terminator, limit",
-                         [(b"", 10), (b"\n", 0), (b"\r\n", 1)])
-def test_a_framer_needs_a_terminator_and_room(terminator, limit):
+def test_exactly_zero_bytes_is_an_empty_record():
+    framer = Framer()
+    assert framer.take(Exactly(0)) == b""
+
+
+@pytest.mark.parametrize("make", [lambda: Until(b""), lambda: Exactly(-1),
+                                  lambda: Framer(0)])
+def test_a_shape_needs_a_terminator_or_a_size_and_a_framer_room(make):
     with pytest.raises(ValueError):
-        LineFramer(terminator, limit=limit)
+        make()
+
+
+# --- malformed blocks ---
+
+@pytest.mark.parametrize("stream, message", [
+    (b"12345\n", "not an IEEE 488.2 block"),
+    (b"#x12\n", "not an IEEE 488.2 block"),
+    (b"#0data\n", "indefinite-length"),
+    (b"#3a12xyz\n", "block length"),
+    (b"#12abc", "not followed by"),
+])
+def test_a_malformed_block_is_a_frame_error(stream, message):
+    framer = Framer()
+    framer.feed(stream)
+    with pytest.raises(FrameError, match=message):
+        framer.take(Block(b"\n"))
+    framer.feed(b"#11z\n")  # what came after the error is read
+    assert framer.take(Block(b"\n")) == b"z"
+
+
+def test_a_malformed_header_is_an_error_as_soon_as_it_comes():
+    framer = Framer()
+    shape = Block(b"\n")
+    framer.feed(b"#")
+    assert framer.take(shape) is None
+    framer.feed(b"Q")
+    with pytest.raises(FrameError):
+        framer.take(shape)
 
 
 # --- the bound ---
 
-@given(st.lists(st.binary(max_size=300), max_size=30),
-       st.integers(2, 300), TERMINATORS)
-def test_the_framer_never_holds_more_than_its_limit(pieces, limit,
-                                                    terminator):
-    framer = LineFramer(terminator, limit=limit)
-    for piece in pieces:
-        framer.feed(piece)
+@settings(max_examples=200)
+@given(st.lists(st.tuples(st.sampled_from(["feed", "line", "exactly",
+                                           "block", "timeout", "exchange"]),
+                          st.binary(max_size=300)), max_size=40),
+       st.integers(2, 300))
+def test_the_framer_never_holds_more_than_its_limit(steps, limit):
+    """Whatever comes and whatever is read, timed out or exchanged."""
+    framer = Framer(limit, usual=lines)
+    shapes = {"line": lines, "exactly": lambda: Exactly(limit // 2),
+              "block": lambda: Block(b"\n", limit)}
+    shape = None
+    for step, data in steps:
+        if step == "feed":
+            framer.feed(data)
+            framer.feed(b"#" + str(len(str(len(data)))).encode()
+                        + str(len(data)).encode() + data)
+        elif step == "timeout":
+            framer.read_timed_out()
+            shape = None
+        elif step == "exchange":
+            framer.begin_exchange()
+            shape = None
+        else:
+            shape = shape or shapes[step]()
+            try:
+                if framer.take(shape) is not None:
+                    shape = None
+            except FrameError:
+                shape = None
         assert framer.buffered <= limit
 
 
-def test_a_line_over_the_limit_is_an_error_and_discarded_to_its_end():
-    framer = LineFramer(limit=200)
+@pytest.mark.parametrize("reading", [True, False])
+def test_a_line_over_the_limit_is_an_error_and_discarded_to_its_end(
+        reading):
+    """Whether a read waits for it or not."""
+    framer = line_framer(limit=200)
+    shape = lines()
+    if reading:
+        assert framer.take(shape) is None
     framer.feed(b"x" * 150)
     framer.feed(b"x" * 150)  # over: what came is discarded
     assert framer.buffered < 200
     framer.feed(b"x" * 1000)  # still that line: discarded as it comes
     assert framer.buffered < 200
+    with pytest.raises(FrameTooLong, match="200 bytes"):
+        framer.take(shape)
     framer.feed(b"xx\nnext\n")
-    with pytest.raises(LineTooLong, match="more than 200 bytes"):
-        framer.read_line()
-    assert framer.read_line() == b"next"
-    assert framer.read_line() is None
+    assert framer.take(lines()) == b"next"
+    assert framer.take(lines()) is None
+
+
+def test_a_line_over_the_limit_is_one_error():
+    framer = line_framer(limit=100)
+    framer.feed(b"x" * 200 + b"\n" + b"y" * 200 + b"\nok\n")
+    with pytest.raises(FrameTooLong):
+        framer.take(lines())
+    assert take_all(framer) == [b"ok"]
 
 
 def test_lines_nobody_reads_are_bounded_and_an_error_takes_their_place():
-    framer = LineFramer(limit=1000)
+    framer = line_framer(limit=1000)
     framer.feed(b"\n" * 100_000)  # empty lines cost room too
     assert framer.buffered <= 1000
-    lines = []
-    with pytest.raises(LineTooLong):
-        while True:
-            lines.append(framer.read_line())
-    assert lines and set(lines) == {b""}
+    with pytest.raises(FrameTooLong):
+        framer.take(lines())
+    kept = take_all(framer)  # the last ones, that fit
+    assert kept and set(kept) == {b""}
     framer.feed(b"after\n")
-    assert framer.read_line() == b"after"
+    assert framer.take(lines()) == b"after"
 
 
-def test_two_discarded_lines_in_a_row_are_one_error():
-    framer = LineFramer(limit=100)
-    framer.feed(b"x" * 200 + b"\n" + b"y" * 200 + b"\nok\n")
-    with pytest.raises(LineTooLong):
-        framer.read_line()
-    assert framer.read_line() == b"ok"
+def test_a_block_declaring_more_than_the_limit_is_discarded_to_its_end():
+    framer = Framer(limit=100)
+    shape = Block(b"\n", limit=100)
+    framer.feed(b"#3500" + b"x" * 50)
+    with pytest.raises(FrameTooLong, match="500 bytes"):
+        framer.take(shape)
+    assert framer.buffered == 0
+    framer.feed(b"x" * 300)
+    assert framer.buffered == 0
+    framer.feed(b"x" * 150 + b"\n" + b"#12ok\n")  # its end, then the next
+    assert framer.take(Block(b"\n", limit=100)) == b"ok"
+
+
+def test_a_block_whose_data_overflows_the_framer_is_discarded_whole():
+    framer = Framer(limit=100)
+    shape = Block(b"\n")  # its own limit is larger than the framer's
+    assert framer.take(shape) is None
+    framer.feed(b"#3150" + b"x" * 120)
+    with pytest.raises(FrameTooLong):
+        framer.take(shape)
+    framer.feed(b"x" * 30 + b"\n" + b"#12ok\n")
+    assert framer.take(Block(b"\n")) == b"ok"
 
 
 # --- discard after a timeout ---
 
-def test_a_late_line_is_dropped_when_it_comes():
-    framer = LineFramer()
+def test_a_late_line_is_dropped_and_the_next_read_gets_its_own():
+    framer = line_framer()
+    assert framer.take(lines()) is None
     framer.read_timed_out()
-    assert framer.owes
-    framer.feed(b"late\nright\n")
-    assert not framer.owes
-    assert framer.read_line() == b"right"
+    assert read(framer, lines(), [b"la", b"te\nri", b"ght\n"]) == b"right"
 
 
-def test_a_line_cut_by_the_timeout_is_dropped_whole():
-    framer = LineFramer()
-    framer.feed(b"ndsp-")
+def test_a_late_fixed_size_record_is_dropped():
+    framer = Framer()
+    assert framer.take(Exactly(4)) is None
     framer.read_timed_out()
-    framer.feed(b"template\n")
+    assert read(framer, Exactly(4), [b"la", b"te", b"next"]) == b"next"
+
+
+def test_a_late_block_is_dropped():
+    framer = Framer()
+    assert framer.take(Block(b"\n")) is None
+    framer.read_timed_out()
+    stream = block(b"late") + block(b"right")
+    assert read(framer, Block(b"\n"), split(stream, [3, 7, 12])) == b"right"
+
+
+@pytest.mark.parametrize("owed, rest", [
+    (lines, b"template\n"),
+    (lambda: Exactly(13), b"template"),
+    (lambda: Block(b"\n"), b"template\n"),
+])
+def test_a_record_cut_by_the_timeout_is_dropped_whole(owed, rest):
+    framer = line_framer()
+    shape = owed()
+    start = b"#213ndsp-" if isinstance(shape, Block) else b"ndsp-"
+    assert framer.take(shape) is None
+    framer.feed(start)
+    assert framer.take(shape) is None
+    framer.read_timed_out()
+    framer.feed(rest)
     assert not framer.owes
-    assert framer.read_line() is None
+    assert framer.take(lines()) is None
     framer.feed(b"20.000\n")
-    assert framer.read_line() == b"20.000"
+    assert framer.take(lines()) == b"20.000"
 
 
-def test_several_timeouts_owe_as_many_lines():
-    framer = LineFramer()
+def test_a_record_cut_by_the_timeout_is_not_read_by_another_shape():
+    """A fixed-size record cut short holds a byte that ends a line: the
+    next read, a line, does not take it."""
+    framer = Framer()
+    assert framer.take(Exactly(8)) is None
+    framer.feed(b"ab\ncd")
     framer.read_timed_out()
+    assert read(framer, lines(), [b"efg", b"20.000\n"]) == b"20.000"
+
+
+def test_a_read_after_a_timeout_finds_its_line_behind_the_late_one():
+    """The late line ends in a later piece than its start, and the next
+    line is shorter than what had come of it."""
+    framer = Framer()
+    assert framer.take(lines()) is None
+    framer.feed(b"late-reply")
     framer.read_timed_out()
+    shape = lines()
+    assert framer.take(shape) is None
+    framer.feed(b"\nab\n")
+    assert framer.take(shape) == b"ab"
+
+
+def test_several_timeouts_owe_as_many_records():
+    framer = Framer()
+    for _ in range(2):
+        assert framer.take(lines()) is None
+        framer.read_timed_out()
     framer.feed(b"first\nsecond\nthird\n")
-    assert lines_of(framer) == [b"third"]
+    assert take_all(framer) == [b"third"]
+
+
+def test_several_timeouts_of_different_shapes_owe_each_its_own():
+    framer = Framer()
+    for shape in (Exactly(3), lines(), Block()):
+        assert framer.take(shape) is None
+        framer.read_timed_out()
+    framer.feed(b"abc" + b"a line\n" + block(b"xyz", b"") + b"mine\n")
+    assert take_all(framer) == [b"mine"]
 
 
 def test_an_exchange_drops_what_came_before_it():
     """Nothing received before a write can answer it: lines waiting
     unread, and the rest of a line already begun."""
-    framer = LineFramer()
+    framer = line_framer()
     framer.feed(b"stray\nanother\nhalf of a")
     assert framer.begin_exchange() == 3
     framer.feed(b" stray line\n20.000\n")
-    assert lines_of(framer) == [b"20.000"]
+    assert take_all(framer) == [b"20.000"]
 
 
-def test_an_exchange_forgives_a_line_that_never_came():
+def test_an_exchange_drops_the_rest_of_an_owed_record_by_its_shape():
+    """The owed record's shape, not the usual line, says where it ends:
+    a block whose data holds a line end."""
+    framer = line_framer()
+    shape = Block(b"\n")
+    assert framer.take(shape) is None
+    framer.feed(b"#210ab\n")
+    framer.read_timed_out()
+    assert framer.begin_exchange() == 1
+    framer.feed(b"cdefgh\n" + b"\n" + b"20.000\n")  # its data, trailer
+    assert take_all(framer) == [b"20.000"]
+
+
+def test_an_owed_block_whose_header_was_cut_is_dropped_by_its_header():
+    framer = line_framer()
+    shape = Block(b"\n")
+    assert framer.take(shape) is None
+    framer.feed(b"#")
+    framer.read_timed_out()
+    framer.begin_exchange()
+    framer.feed(b"213ndsp-")
+    framer.feed(b"template\n20.000\n")
+    assert take_all(framer) == [b"20.000"]
+
+
+def test_an_owed_block_that_turns_out_malformed_is_dropped_with_its_bytes():
+    framer = line_framer()
+    assert framer.take(Block(b"\n")) is None
+    framer.feed(b"#")
+    framer.read_timed_out()
+    framer.begin_exchange()
+    framer.feed(b"Q garbage\n")  # no block: nothing to go by
+    framer.feed(b"20.000\n")
+    assert take_all(framer) == [b"20.000"]
+
+
+def test_without_a_usual_shape_an_exchange_drops_what_has_come():
+    framer = Framer()
+    framer.feed(b"\x01\x02\x03")
+    assert framer.begin_exchange() == 1
+    assert framer.buffered == 0
+    framer.feed(b"\x04")
+    assert framer.take(Exactly(1)) == b"\x04"
+
+
+def test_an_exchange_forgives_a_record_that_never_came():
     """A device that never answers a query (an unknown SCPI query) costs
     that exchange only: once the next one begins nothing is owed."""
-    framer = LineFramer()
+    framer = line_framer()
+    assert framer.take(Exactly(2)) is None
     framer.read_timed_out()
     assert framer.begin_exchange() == 0
     assert not framer.owes
     framer.feed(b"20.000\n")
-    assert framer.read_line() == b"20.000"
+    assert framer.take(lines()) == b"20.000"
 
 
 def test_nothing_is_dropped_between_a_write_and_its_reads():
-    framer = LineFramer()
+    framer = line_framer()
     framer.begin_exchange()
-    framer.feed(b"first\nsecond\n")
-    assert lines_of(framer) == [b"first", b"second"]
+    framer.feed(b"first\nsecond\n" + block(b"third") + b"four")
+    assert framer.take(lines()) == b"first"
+    assert framer.take(lines()) == b"second"
+    assert framer.take(Block(b"\n")) == b"third"
+    assert framer.take(Exactly(4)) == b"four"
 
 
-def test_begin_exchange_counts_the_lines_dropped_since_the_last():
-    framer = LineFramer()
+def test_begin_exchange_counts_the_records_dropped_since_the_last():
+    framer = line_framer()
+    assert framer.take(lines()) is None
     framer.read_timed_out()
     framer.feed(b"late\nstray\n")
     assert framer.begin_exchange() == 2
     assert framer.begin_exchange() == 0
 
 
-def test_an_owed_line_over_the_limit_is_dropped_without_an_error():
-    framer = LineFramer(limit=100)
+def test_an_owed_record_over_the_limit_is_dropped_without_an_error():
+    framer = line_framer(limit=100)
+    assert framer.take(lines()) is None
     framer.read_timed_out()
     framer.feed(b"x" * 200 + b"\nok\n")
-    assert lines_of(framer) == [b"ok"]
+    assert take_all(framer) == [b"ok"]
+
+
+def test_a_read_waiting_behind_an_owed_record_over_the_limit_gets_no_error():
+    """The record too long is the late one; the read's own comes after."""
+    framer = line_framer(limit=100)
+    assert framer.take(lines()) is None
+    framer.read_timed_out()
+    shape = lines()
+    assert framer.take(shape) is None
+    framer.feed(b"x" * 200)
+    assert framer.take(shape) is None
+    framer.feed(b"\nok\n")
+    assert framer.take(shape) == b"ok"
 
 
 @given(st.lists(st.binary(max_size=12).map(
@@ -204,9 +490,10 @@ def test_an_owed_line_over_the_limit_is_dropped_without_an_error():
 def test_an_exchange_reads_only_its_own_replies(stale, cuts, owed):
     """Whatever arrived before, however it was cut, and however many
     timeouts: after begin_exchange, the replies to this exchange alone."""
-    framer = LineFramer()
+    framer = line_framer()
     stream = b"\n".join(stale) + b"unfinished"
     for _ in range(owed):
+        framer.take(lines())
         framer.read_timed_out()
     for piece in split(stream, cuts):
         framer.feed(piece)
@@ -214,4 +501,4 @@ def test_an_exchange_reads_only_its_own_replies(stale, cuts, owed):
     framer.feed(b"rest of it\n")  # the unfinished line ends
     for piece in split(b"reply\nsecond\n", cuts):
         framer.feed(piece)
-    assert lines_of(framer) == [b"reply", b"second"]
+    assert take_all(framer) == [b"reply", b"second"]

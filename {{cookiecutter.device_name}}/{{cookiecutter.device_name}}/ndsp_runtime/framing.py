@@ -51,9 +51,12 @@ Bounded
 
 The framer holds at most ``limit`` bytes. A record longer than that (a
 line that does not end, a block that declares more) is discarded as it
-comes, up to its end, and its reader gets :class:`FrameTooLong`; bytes
-over the limit that no read waits for are discarded, and the next read
-gets FrameTooLong once. A malformed block header is :class:`FrameError`.
+comes, up to its end, and its reader gets :class:`FrameTooLong`. Over the
+limit with no read waiting, records are dropped from the front, each to
+its end (by the usual shape; without one, all that is held), until what
+is held fits, and the next read gets FrameTooLong once. A read waits
+behind a record still owed: only the late record's bytes are dropped. A
+malformed block header is :class:`FrameError`.
 """
 
 # An ASCII reply longer than sipyco's own line limit belongs in a block.
@@ -188,10 +191,12 @@ class Block:
     def discard(self, buffer):
         try:
             if not self._header(buffer):
-                buffer.clear()  # less than a header: nothing to go by
-                return False
+                return False  # the header's first bytes, kept to parse it
         except FrameTooLong:
             pass
+        except FrameError:
+            buffer.clear()  # no block after all: nothing to go by
+            return True
         return self._rest.discard(buffer)
 
 
@@ -250,9 +255,12 @@ class Framer:
             self._overflowed = False
             raise FrameTooLong(f"the device sent more than {self.limit} "
                                f"bytes that could not be kept: discarded")
-        if self._dropping is not None:  # the rest of an earlier record
+        if self._dropping is not None or self._owed:
+            # The bytes at the front are an earlier record's: a read
+            # looks only once they are gone (a shape keeps where it is).
             self._reading = shape
             return None
+        self._reading = None
         try:
             end = shape.end(self._buffer)
         except FrameTooLong:
@@ -264,7 +272,6 @@ class Framer:
         if end is None:
             self._reading = shape
             return None
-        self._reading = None
         record = bytes(self._buffer[:end])
         del self._buffer[:end]
         return shape.body(record)
@@ -328,15 +335,22 @@ class Framer:
                 return
 
     def _overflow(self):
-        """Over the limit: the record being read (or owed) is dropped to
-        its end; bytes no read waits for are dropped now."""
-        shape = self._reading or (self._owed.pop(0) if self._owed else None)
-        if self._reading is not None:
+        """Over the limit: records are dropped from the front until what
+        is held fits. An owed record first (its bytes are the front's),
+        then the one being read (its reader gets FrameTooLong), then
+        records nobody waits for, each to its end (the next read gets
+        FrameTooLong), so that what comes after them is read."""
+        while len(self._buffer) > self.limit and self._dropping is None:
+            if self._owed:
+                self._drop(self._owed.pop(0))
+                continue
             self._overflowed = True
-            self._reading = None
-        if shape is not None:
+            if self._reading is not None:
+                shape, self._reading = self._reading, None
+            elif self.usual is not None:
+                shape = self.usual()
+            else:
+                self._dropped += 1
+                self._buffer.clear()  # no shape to find an end by
+                return
             self._drop(shape)
-        else:
-            self._dropped += 1
-            self._overflowed = True
-            self._buffer.clear()

