@@ -90,7 +90,10 @@ def test_the_port_passes_flake8_and_its_own_tests(ported):
 # --- a T-Cube on 127.0.0.1 -----------------------------------------------
 # Its frames are written out here with struct, not taken from the port.
 
-GREETING = b"\x00\x00T-Cube APT ready\r\n"
+# Sent as a device booting sends it, in pieces: the first may be gone
+# before the driver's first request, the rest comes after it.
+GREETING = [b"\x00\x00", b"T-Cube ", b"APT ready\r\n"]
+GREETING_PAUSE = 0.04  # seconds between its pieces
 LIMIT_100V = 2  # PZ_GET_TPZ_IOSETTINGS's voltage limit code: 100 V
 
 
@@ -132,7 +135,9 @@ class Tcube:
                     pass
 
     def _converse(self, connection):
-        connection.sendall(GREETING)
+        for piece in GREETING:
+            connection.sendall(piece)
+            time.sleep(GREETING_PAUSE)
         pending = b""
         while data := connection.recv(4096):
             pending += data
@@ -242,9 +247,10 @@ def terminated(process, client):
 
 # What the T-Cube sends in place of a reply: bytes that are no APT frame,
 # and a header declaring far more data than the reply carries.
-WRONG_REPLIES = [b"\x13\x37 not an APT frame at all \xff\xfe",
-                 struct.pack("<HHBB", 0x0645, 60000, 0x81, 0x50)
-                 + bytes(2000)]
+WRONG_REPLIES = {
+    b"\x13\x37 not an APT frame at all \xff\xfe": "not an APT reply",
+    struct.pack("<HHBB", 0x0645, 60000, 0x81, 0x50) + bytes(2000):
+        "carries 4 bytes"}
 
 
 @NEEDS_SIPYCO
@@ -265,9 +271,9 @@ def test_a_tpz001_over_a_real_serial_link(instrument, controller):
     assert client.get_output() == pytest.approx(30.0, abs=100 / 32767)
     client.set_enabled(True)
     assert client.is_enabled() is True
-    for wrong in WRONG_REPLIES:
+    for wrong, error in WRONG_REPLIES.items():
         tcube.instead.append(wrong)
-        with pytest.raises(GenericRemoteException):
+        with pytest.raises(GenericRemoteException, match=error):
             client.get_output()
         assert process.poll() is None
         assert client.get_output() == pytest.approx(30.0, abs=100 / 32767)
