@@ -9,6 +9,7 @@ instrument scripted here, byte by byte, independently of the port's own
 fake device."""
 
 import filecmp
+import os
 import shutil
 import socket
 import struct
@@ -77,8 +78,7 @@ def test_the_port_passes_flake8_and_its_own_tests(ported):
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
          "-p", "no:xdist", "-rs"], cwd=ported, capture_output=True,
-        text=True, timeout=300, env=dict(__import__("os").environ,
-                                         **NO_BYTECODE))
+        text=True, timeout=300, env=dict(os.environ, **NO_BYTECODE))
     assert result.returncode == 0, result.stdout + result.stderr
     assert " passed" in result.stdout.splitlines()[-1]
     # Only what needs an installed package or a missing library skips.
@@ -93,7 +93,7 @@ def test_the_port_passes_flake8_and_its_own_tests(ported):
 # Sent as a device booting sends it, in pieces: the first may be gone
 # before the driver's first request, the rest comes after it.
 GREETING = [b"\x00\x00", b"T-Cube ", b"APT ready\r\n"]
-GREETING_PAUSE = 0.04  # seconds between its pieces
+GREETING_PAUSE = 0.03  # seconds between its pieces
 LIMIT_100V = 2  # PZ_GET_TPZ_IOSETTINGS's voltage limit code: 100 V
 
 
@@ -207,10 +207,10 @@ def controller(ported):
         process = subprocess.Popen(
             [sys.executable, "-m", "tcube.aqctl_tcube",
              "-d", f"socket://127.0.0.1:{tcube.port}", "-P", product,
-             "--timeout", "0.5", "--no-localhost-bind",
+             "--no-localhost-bind",
              "--bind", "127.0.0.1", "-p", str(port)],
             cwd=ported, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, env=dict(__import__("os").environ, **NO_BYTECODE))
+            text=True, env=dict(os.environ, **NO_BYTECODE))
         started.append(process)
         return process, port
 
@@ -249,7 +249,7 @@ def terminated(process, client):
 # and a header declaring far more data than the reply carries.
 WRONG_REPLIES = {
     b"\x13\x37 not an APT frame at all \xff\xfe": "not an APT reply",
-    struct.pack("<HHBB", 0x0645, 60000, 0x81, 0x50) + bytes(2000):
+    struct.pack("<HHBB", 0x0645, 60000, 0x81, 0x50) + bytes(60000):
         "carries 4 bytes"}
 
 
@@ -267,8 +267,9 @@ def test_a_tpz001_over_a_real_serial_link(instrument, controller):
     # The voltage limit, asked at start-up.
     assert client.output_range() == [0.0, 100.0]
     client.set_output(30.0)
-    assert tcube.volts_step == round(30.0 / 100.0 * 32767)
     assert client.get_output() == pytest.approx(30.0, abs=100 / 32767)
+    # Received in order: the set before the get.
+    assert tcube.volts_step == round(30.0 / 100.0 * 32767)
     client.set_enabled(True)
     assert client.is_enabled() is True
     for wrong, error in WRONG_REPLIES.items():

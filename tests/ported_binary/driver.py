@@ -25,6 +25,8 @@ CHANNEL = 1
 # Frames the device sends unasked (status updates) skipped while waiting
 # for a reply: a device that chatters cannot hold a call forever.
 MAX_SKIPPED = 8
+# Seconds of silence that end the greeting.
+GREETING_QUIET = 0.25
 
 HW_REQ_INFO, HW_GET_INFO = 0x0005, 0x0006
 HW_RESPONSE, HW_RICHRESPONSE = 0x0080, 0x0081
@@ -95,7 +97,8 @@ class Tcube:
         opened ``transport``, once the device has said it is one."""
         driver = PRODUCTS[options.product](transport)
         transport.read_termination = None  # frames, not lines
-        await transport.discard()  # what the device says on connect
+        # What the device says on connect, which may come in pieces.
+        await transport.discard(quiet=GREETING_QUIET)
         await driver._start()
         return driver
 
