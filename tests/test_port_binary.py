@@ -75,10 +75,13 @@ def test_a_port_changes_only_the_users_files(ported, tmp_path):
 def test_the_port_passes_flake8_and_its_own_tests(ported):
     result = run_python("-m", "flake8", ".", cwd=ported)
     assert result.returncode == 0, result.stdout
+    # The project's own pytest settings, not this suite's.
+    environment = dict(os.environ, **NO_BYTECODE)
+    environment.pop("PYTEST_ADDOPTS", None)
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         "-p", "no:xdist", "-rs"], cwd=ported, capture_output=True,
-        text=True, timeout=300, env=dict(os.environ, **NO_BYTECODE))
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=ported, capture_output=True, text=True, timeout=300,
+        env=environment)
     assert result.returncode == 0, result.stdout + result.stderr
     assert " passed" in result.stdout.splitlines()[-1]
     # Only what needs an installed package or a missing library skips.
