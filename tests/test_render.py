@@ -211,13 +211,24 @@ def pairs_met(combinations, values):
             for a, b in itertools.combinations(values, 2)}
 
 
+def by_device(combinations):
+    return [dict(answers, transport=ndsp_extensions.TRANSPORTS[
+        answers["transport"]]["device"]) for answers in combinations]
+
+
 def test_the_covering_set_meets_every_pair_that_may_meet():
-    assert pairs_met(COVERING, CODE_VALUES) == \
-        pairs_met(COMBINATIONS, CODE_VALUES)
+    """Every pair of values, the transport counted by its example device,
+    and every transport on some row."""
+    device_values = dict(CODE_VALUES, transport=sorted(
+        {record["device"] for record in ndsp_extensions.TRANSPORTS.values()}))
+    assert pairs_met(by_device(COVERING), device_values) == \
+        pairs_met(by_device(COMBINATIONS), device_values)
+    assert {answers["transport"] for answers in COVERING} == \
+        set(CODE_VALUES["transport"])
     assert COVERING[0] == {key: values[0]
                            for key, values in CODE_VALUES.items()}
-    # 4 transports x 2 driver_apis need 8; 48 combinations are allowed.
-    assert len(COVERING) <= 9
+    # 2 devices and 4 yes/no options need 6; 64 combinations are allowed.
+    assert len(COVERING) <= 6
 
 
 def test_conflicting_answers_are_left_out():

@@ -6,8 +6,6 @@ ARTIQ manual), the -P option, and the driver and the fake T-Cube to
 build. The rest is the generic runtime's, ndsp_runtime/controller.py.
 """
 
-import functools
-
 from .driver import PRODUCTS, Tcube
 from .fake_device import FakeTCube
 from .ndsp_runtime.controller import Controller
@@ -23,16 +21,7 @@ def add_device_options(group):
         help="the T-Cube: %(choices)s (default: %(default)s)")
 
 
-class TcubeController(Controller):
-    """The runtime's controller; --simulation fakes the product -P names."""
-
-    def open_driver(self, args):
-        # The runtime builds fake_device() without the device options.
-        self.fake_device = functools.partial(FakeTCube, args.product)
-        return super().open_driver(args)
-
-
-CONTROLLER = TcubeController(
+CONTROLLER = Controller(
     "tcube", TITLE, DEFAULT_PORT,
     driver=Tcube,
     fake_device=FakeTCube,

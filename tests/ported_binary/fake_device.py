@@ -35,6 +35,11 @@ class FakeTCube(FakeDevice):
     greeting = b"\x00\x00T-Cube APT ready\r\n"
     SERIAL_NUMBERS = {"tpz001": 81000001, "tdc001": 83000001}
 
+    @classmethod
+    def from_options(cls, options):
+        """--simulation fakes the T-Cube that -P names."""
+        return cls(options.product)
+
     def __init__(self, product="tpz001"):
         self.product = product
         self.enabled = False

@@ -18,7 +18,7 @@ def bulk_arguments(served):
     return {"host": "127.0.0.1", "port": served.port}
 
 
-@pytest.mark.parametrize("samples", [1_000_000, 10_000_000])
+@pytest.mark.parametrize("samples", [1000, 1_000_000])
 def test_a_waveform_round_trips_through_the_controller(served, samples):
     waveform = numpy.random.default_rng(samples).standard_normal(samples)
     bulk.upload(method="upload", data=waveform, **bulk_arguments(served))
@@ -60,7 +60,7 @@ def run_client(served, monkeypatch, capsys, *arguments):
     return code, capsys.readouterr().err
 
 
-@pytest.mark.parametrize("samples, suffix", [(10_000_000, ".npy"),
+@pytest.mark.parametrize("samples, suffix", [(1_000_000, ".npy"),
                                              (1000, ".csv")])
 def test_the_client_moves_a_waveform_through_files(
         served, monkeypatch, capsys, tmp_path, samples, suffix):

@@ -34,7 +34,8 @@ class Controller:
     ``driver``: the class whose public methods are served; the controller
     builds it with ``driver.open(transport, options)`` (a coroutine for an
     asyncio driver), ``options`` being the device options by name.
-    ``fake_device()``: the instrument in software behind --simulation.
+    ``fake_device``: the class of the instrument in software behind
+    --simulation, built by its ``from_options(options)``.
     ``add_device_options(group)``: adds the device's own options to an
     argparse group. ``remote_exec``: also serve sipyco's remote execution
     target, ``<name>_rexec``.
@@ -136,7 +137,8 @@ class Controller:
     def _transport(self, args, options):
         kind = "asyncio" if self.asyncio else "sync"
         if args.simulation:
-            return transports.simulated(self.fake_device(), kind,
+            device = self.fake_device.from_options(options)
+            return transports.simulated(device, kind,
                                         **vars(options))
         return transports.open_transport(args.device, kind, **vars(options))
 

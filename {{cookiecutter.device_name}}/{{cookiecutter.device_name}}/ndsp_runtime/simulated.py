@@ -18,6 +18,13 @@ class FakeDevice:
 
     greeting = b""
 
+    @classmethod
+    def from_options(cls, options):
+        """The device --simulation fakes; ``options``: the device options
+        by name, as the driver's open() gets them (``options.product`` to
+        fake the product -P names)."""
+        return cls()
+
     def received(self, data):
         """What the device sends back for ``data`` (bytes), as bytes;
         ``data`` may be part of a command, or several."""
