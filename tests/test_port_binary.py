@@ -31,7 +31,7 @@ ANSWERS = {"device_name": "tcube", "device_title": "Thorlabs T-Cube",
 USER_FILES = {"driver.py": "tcube/driver.py",
               "fake_device.py": "tcube/fake_device.py",
               "aqctl.py": "tcube/aqctl_tcube.py",
-              "test_device.py": "tests/test_device.py"}
+              "device_tests.py": "tests/test_device.py"}
 NO_BYTECODE = {"PYTHONDONTWRITEBYTECODE": "1"}
 NEEDS_SIPYCO = pytest.mark.skipif(
     not HAS_SIPYCO, reason="sipyco is not installed: this test calls the "

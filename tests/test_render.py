@@ -383,3 +383,24 @@ def test_device_title_follows_the_name(render):
     assert pyproject["project"]["description"].endswith(" Acme Psu")
     for path in files(project):
         assert "Hello" not in path.read_text(), path
+
+
+RUNTIME = (TEMPLATE / "{{cookiecutter.device_name}}"
+           / "{{cookiecutter.device_name}}" / "ndsp_runtime")
+
+
+def tree_bytes(folder):
+    return {path.relative_to(folder): path.read_bytes()
+            for path in sorted(folder.rglob("*")) if path.is_file()
+            and "__pycache__" not in path.parts}
+
+
+@pytest.mark.parametrize("answers", [
+    *COVERING, {"device_name": "acme_psu", "device_title": "Ångström \"x\""}],
+    ids=lambda answers: combination_id(answers))
+def test_the_runtime_is_the_same_bytes_in_every_project(tmp_path, answers):
+    """Copied, not rendered: nothing of the answers in it, so that cruft
+    updates it and nobody merges it."""
+    name = answers.get("device_name", "hello")
+    project = render_without_hooks(tmp_path, answers)
+    assert tree_bytes(project / name / "ndsp_runtime") == tree_bytes(RUNTIME)
