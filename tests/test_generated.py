@@ -26,22 +26,23 @@ ROWS = [dict(answers, license=LICENSES[number % len(LICENSES)])
         for number, answers in enumerate(COVERING)]
 
 
-def first_rows(*keys):
-    """The first row for each value that ``keys`` take together."""
-    firsts = {}
-    for answers in ROWS:
-        firsts.setdefault(tuple(answers[key] for key in keys), answers)
-    return list(firsts.values())
+def device_of(answers):
+    return ndsp_extensions.TRANSPORTS[answers["transport"]]["device"]
 
 
-# sipyco_rpctool, run on the first row of each transport: every example
-# device, both driver_apis and remote execution among them.
-RPCTOOL_ROWS = first_rows("transport")
-# The artiq_ctlmgr test, on the first row of each device_db that the
-# options write: the entry changes with remote execution and the
-# mediator, not with the transport, the driver_api or the client (each
-# project's test runs the entry and its SSL alternative).
-CTLMGR_ROWS = first_rows("remote_exec", "include_mediator")
+# sipyco_rpctool, run on the first row of each example device (the
+# controller and its methods change with the device, not with the
+# transport: -d gives each device's own address, and --simulation wins).
+RPCTOOL_ROWS = list({device_of(answers): answers
+                     for answers in reversed(ROWS)}.values())[::-1]
+# The artiq_ctlmgr test, on the first row without remote execution and
+# the mediator and the first with both: the entry changes with those two
+# alone (each adds entries of its own), not with the transport, the
+# driver_api or the client; each project's test runs the entry and its
+# SSL alternative.
+CTLMGR_ROWS = [next(answers for answers in ROWS
+                    if answers["remote_exec"] is answers["include_mediator"]
+                    is both) for both in (False, True)]
 # An /etc/hosts where localhost resolves to ::1 first, as on many desktops.
 LOCALHOST_IPV6_FIRST = "::1 localhost\n127.0.0.1 localhost\n"
 

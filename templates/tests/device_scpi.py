@@ -30,7 +30,7 @@ OPTIONS = argparse.Namespace()  # the device options open() gets
 # reply LATE after its query comes once the query has timed out
 # (LATE_TIMEOUT), and before the next exchange stops waiting for it.
 TIMEOUT = 2.0
-SILENCE_TIMEOUT = 0.5
+SILENCE_TIMEOUT = 0.3
 LATE_TIMEOUT = 0.4
 LATE = 0.6
 
