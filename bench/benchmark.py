@@ -99,6 +99,15 @@ def add_samples_method(project, driver_api="sync"):
                       + SAMPLES_METHOD.format(define=define))
 
 
+def compile_as_installed(project):
+    """The package's bytecode, as pip writes it when it installs: the
+    controller does not compile its modules at each start (this machine
+    sets PYTHONDONTWRITEBYTECODE, which would make it, and sipyco's own
+    modules come compiled)."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q",
+                    str(project / "hello")], check=True)
+
+
 class Served:
     """A controller process; ``client()`` once it answers."""
 
@@ -196,7 +205,7 @@ def row(name, generated, bare, unit="ms", scale=1e3):
 DOWNLOAD_SCRIPT = '''
 import sys, time
 from sipyco.pc_rpc import Client
-from hello import bulk
+from hello.ndsp_runtime import bulk
 how, port, samples = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 client = Client("127.0.0.1", port, "hello")
 start = time.perf_counter()
@@ -235,8 +244,9 @@ def large_data(folder, runs):
 
     project, _ = generate(folder / "client", "console", False,
                           "include_client=yes")
+    compile_as_installed(project)
     sys.path.insert(0, str(project))
-    from hello import bulk
+    from hello.ndsp_runtime import bulk
 
     served = Served(generated_command(), project)
     client, _ = served.first_ping()
@@ -397,6 +407,7 @@ def main():
         for transport, method in METHODS.items():
             project, _ = generate(folder / transport, transport)
             add_samples_method(project)
+            compile_as_installed(project)
             generated, bare = measure_pair(
                 bare_controller, (generated_command(), project, method),
                 runs, pings)
