@@ -339,6 +339,13 @@ def _worker():
         1, thread_name_prefix="transport")
 
 
+def _setting(name):
+    """An AsyncTransport setting: the sync transport's own."""
+    return property(lambda self: getattr(self.sync, name),
+                    lambda self, value: setattr(self.sync, name, value),
+                    doc=f"The transport's {name}.")
+
+
 class AsyncTransport:
     """A :class:`Transport` for an asyncio driver: the same methods, as
     coroutines, run one at a time in the transport's own thread, so the
@@ -353,15 +360,15 @@ class AsyncTransport:
         self._executor = executor or _worker()
         self._lock = asyncio.Lock()
 
-    def __getattr__(self, name):
-        # The settings: timeout, read_termination, encoding, name, ...
-        return getattr(self.sync, name)
+    # The settings are the sync transport's.
+    timeout = _setting("timeout")
+    read_termination = _setting("read_termination")
+    write_termination = _setting("write_termination")
+    encoding = _setting("encoding")
 
-    def __setattr__(self, name, value):
-        if name in ("sync", "_executor", "_lock"):
-            object.__setattr__(self, name, value)
-        else:
-            setattr(self.sync, name, value)
+    @property
+    def name(self):
+        return self.sync.name
 
     @contextlib.asynccontextmanager
     async def exchange(self):
