@@ -2,7 +2,8 @@
 
 Prints, measured side by side in one run: a generated controller's cold
 start to its first ping and its ping round-trip, against a minimal
-hand-written sipyco controller of the same hello device; one driver
+hand-written sipyco controller of the same hello device (the ARTIQ
+manual's form; both on one core, with their clients); one driver
 method's round-trip through each transport's fake instrument; returning
 1,000,000 float64 samples; large arrays through the client's bulk.py, up
 and down, against the limit of the same run (pyon encode plus decode of
@@ -15,6 +16,8 @@ Needs sipyco and numpy; run from the repository:
 """
 
 import argparse
+import contextlib
+import os
 import pathlib
 import shutil
 import socket
@@ -40,11 +43,16 @@ LARGE = [1_000_000, 10_000_000]
 SAMPLES = 1_000_000
 WARM_UP = 200  # calls before the round-trips are timed
 
-# The seed's hello device, served the way the ARTIQ manual writes it.
+# The seed's hello device, served the way the ARTIQ manual's NDSP chapter
+# writes a controller: argparse, sipyco's network and verbosity arguments,
+# its logger, simple_server_loop.
 BARE_CONTROLLER = '''
-import sys
+import argparse
 
 import numpy
+from sipyco.common_args import (bind_address_from_args,
+                                init_logger_from_args, simple_network_args,
+                                verbosity_args)
 from sipyco.pc_rpc import simple_server_loop
 
 
@@ -59,7 +67,17 @@ class Hello:
         return numpy.zeros(n)
 
 
-simple_server_loop({"hello": Hello()}, "127.0.0.1", int(sys.argv[1]))
+def get_argparser():
+    parser = argparse.ArgumentParser(description="Hello world controller")
+    simple_network_args(parser, 3249)
+    verbosity_args(parser)
+    return parser
+
+
+args = get_argparser().parse_args()
+init_logger_from_args(args)
+simple_server_loop({"hello": Hello()}, bind_address_from_args(args),
+                   args.port)
 '''
 # Added to each generated driver, as its user would add a method.
 SAMPLES_METHOD = '''
@@ -143,7 +161,8 @@ class Served:
 def bare_command(folder):
     script = folder / "bare_hello.py"
     script.write_text(BARE_CONTROLLER)
-    return [sys.executable, str(script)]
+    return [sys.executable, str(script), "--no-localhost-bind", "--bind",
+            "127.0.0.1", "-p"]
 
 
 def generated_command():
@@ -177,6 +196,23 @@ def measure_once(figures, command, cwd, pings, method):
         lambda: getattr(client, name)(*arguments), pings // 4)
     figures["samples"] += round_trips(lambda: client.samples(SAMPLES), 1)
     served.stop(client)
+
+
+@contextlib.contextmanager
+def one_core():
+    """This process and the controllers it starts on one core: whether a
+    client and its server share a core changes a round-trip twice over
+    (60 against 135 us here), and the scheduler's choice would change
+    from run to run."""
+    if not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    allowed = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(allowed)})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, allowed)
 
 
 def measure_pair(bare, generated, runs, pings):
@@ -408,9 +444,10 @@ def main():
             project, _ = generate(folder / transport, transport)
             add_samples_method(project)
             compile_as_installed(project)
-            generated, bare = measure_pair(
-                bare_controller, (generated_command(), project, method),
-                runs, pings)
+            with one_core():
+                generated, bare = measure_pair(
+                    bare_controller, (generated_command(), project, method),
+                    runs, pings)
             print(f"-- {transport}")
             ratios = [
                 row("cold start to first ping (median)",
