@@ -208,3 +208,37 @@ def test_a_sync_port_passes_flake8_and_its_tests_in_place(render, tmp_path):
                         "tests/test_contract_client.py", cwd=project,
                         timeout=300)
     assert_passed_or_skipped_for_a_reason(result, "sipyco")
+
+
+# A driver whose open() builds a product's class, with a method of its own.
+PRODUCT_DRIVER = '''
+
+class HelloPro(Hello):
+    """The same console, with one more command."""
+
+    def beep(self):
+        """Sound the console's bell."""
+        self._transport.write_line("\\\\a")
+
+
+def _open_the_product(cls, transport, options):
+    return HelloPro(transport)
+
+
+Hello.open = classmethod(_open_the_product)
+'''
+
+
+@pytest.mark.skipif(not HAS_SIPYCO, reason="sipyco is not installed: the "
+                    "contract tests call the controller over sipyco RPC")
+def test_the_contract_follows_the_class_open_builds(render, tmp_path):
+    """A product's class, built by open(), is what the controller serves
+    and the contract tests check: they pass unchanged."""
+    project = shutil.copytree(render(), tmp_path / "hello")
+    driver = project / "hello" / "driver.py"
+    driver.write_text(driver.read_text() + PRODUCT_DRIVER)
+    result = run_python("-m", "pytest", "-p", "no:cacheprovider",
+                        "tests/test_contract_controller.py",
+                        "tests/test_contract_bulk.py", cwd=project,
+                        timeout=300)
+    assert_passed_or_skipped_for_a_reason(result, "sipyco")

@@ -2,6 +2,7 @@
 """What the tests share: the driver's public methods, and the controller,
 run as artiq_ctlmgr does, in a process of its own."""
 
+import asyncio
 import inspect
 import ipaddress
 import pathlib
@@ -32,6 +33,28 @@ def public_methods(cls):
     return {name: method
             for name, method in inspect.getmembers(cls, inspect.isfunction)
             if not name.startswith("_") and name not in NOT_REMOTE}
+
+
+def served_class():
+    """The class of the driver the controller builds and serves in
+    --simulation: its open() may build another than driver.py's (a
+    product's). Needs sipyco, for the controller's command line."""
+    from {{ name }}.aqctl_{{ name }} import CONTROLLER, get_argparser
+
+    args = get_argparser().parse_args(["--simulation"])
+    loop = asyncio.new_event_loop()
+    try:
+        driver = opened(loop, CONTROLLER.open_driver(args))
+        opened(loop, driver.close())
+    finally:
+        loop.close()
+    return type(driver)
+
+
+def opened(loop, result):
+    """``result``, awaited on ``loop`` if it is a coroutine."""
+    return loop.run_until_complete(result) \
+        if inspect.isawaitable(result) else result
 
 
 def free_port():

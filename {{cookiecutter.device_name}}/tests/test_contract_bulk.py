@@ -8,15 +8,15 @@ pass unchanged once the driver is yours."""
 
 import pytest
 
-from conftest import NAME, SIPYCO_MISSING, RawClient, free_port
+from conftest import NAME, SIPYCO_MISSING, RawClient, free_port, served_class
 
 pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
-from {{ name }}.driver import {{ cookiecutter.__driver_class }} as Driver
 from {{ name }}.ndsp_runtime import bulk
 from sipyco.pc_rpc import IncompatibleServer
 
 BULK_TARGET = NAME + bulk.SUFFIX
-ARRAY_METHODS = bulk.array_methods(Driver)
+# The class served: driver.py's, or the one its open() builds.
+ARRAY_METHODS = bulk.array_methods(served_class())
 # Names a request may give that are not the driver's public methods.
 NOT_SERVED = ["close", "_transport", "__setattr__", "__init__", "__class__"]
 

@@ -1,5 +1,4 @@
 {%- set name = cookiecutter.device_name -%}
-{%- set cls = cookiecutter.__driver_class -%}
 """Contract: the controller, over the real sipyco RPC, started as
 artiq_ctlmgr does. These tests name no method of the example device: they
 must pass unchanged once the driver is yours."""
@@ -15,14 +14,17 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import (NAME, SIPYCO_MISSING, RawClient, listening_addresses,
-                      public_methods, raw_connection, run_controller)
+                      public_methods, raw_connection, run_controller,
+                      served_class)
 
 pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
 from sipyco import pyon
 
-from {{ name }}.driver import {{ cls }} as Driver
 from {{ name }}.aqctl_{{ name }} import (
     CONTROLLER, DEFAULT_PORT, TITLE, get_argparser, main)
+
+# The class served: driver.py's, or the one its open() builds.
+Driver = served_class()
 
 DEVICE_DB = pathlib.Path(__file__).parent.parent / "device_db.py"
 # What real devices need, and --simulation must not import.
