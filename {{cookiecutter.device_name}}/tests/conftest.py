@@ -3,6 +3,7 @@
 run as artiq_ctlmgr does, in a process of its own."""
 
 import asyncio
+import importlib
 import inspect
 import ipaddress
 import pathlib
@@ -39,12 +40,11 @@ def served_class():
     """The class of the driver the controller builds and serves in
     --simulation: its open() may build another than driver.py's (a
     product's). Needs sipyco, for the controller's command line."""
-    from {{ name }}.aqctl_{{ name }} import CONTROLLER, get_argparser
-
-    args = get_argparser().parse_args(["--simulation"])
+    controller = importlib.import_module(CONTROLLER_MODULE).CONTROLLER
+    args = controller.argparser().parse_args(["--simulation"])
     loop = asyncio.new_event_loop()
     try:
-        driver = opened(loop, CONTROLLER.open_driver(args))
+        driver = opened(loop, controller.open_driver(args))
         opened(loop, driver.close())
     finally:
         loop.close()
