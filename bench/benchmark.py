@@ -88,9 +88,18 @@ SAMPLES_METHOD = '''
 
         return numpy.zeros(n)
 '''
-# Each transport's example method, and its arguments.
-METHODS = {"console": ("message", ["text"]), "serial": ("get_voltage", []),
-           "tcp": ("get_voltage", []), "visa": ("get_voltage", [])}
+# Each example device's method, and its arguments.
+DEVICE_METHODS = {"console": ("message", ["text"]),
+                  "scpi": ("get_voltage", [])}
+
+
+def transport_methods():
+    """Each transport of the registry, and its example device's method."""
+    sys.path.insert(0, str(TEMPLATE))
+    from ndsp_extensions import TRANSPORTS
+
+    return {transport: DEVICE_METHODS[record["device"]]
+            for transport, record in TRANSPORTS.items()}
 
 
 def free_port():
@@ -440,7 +449,7 @@ def main():
         bare_controller = (bare_command(folder), folder,
                            ("message", ["text"]))
         print(f"{'figure':<44} {'generated':>10} {'bare':>10}     ratio")
-        for transport, method in METHODS.items():
+        for transport, method in transport_methods().items():
             project, _ = generate(folder / transport, transport)
             add_samples_method(project)
             compile_as_installed(project)

@@ -252,10 +252,6 @@ RPCTOOL_CALLS = {
 }
 
 
-def example_device(answers):
-    return "console" if answers["transport"] == "console" else "scpi"
-
-
 def rpctool_session(installed):
     """The installed controller, started as a device_db command with
     --simulation appended (-d is given, and the simulation wins), called
@@ -268,7 +264,7 @@ def rpctool_session(installed):
         "--no-localhost-bind", "--bind", "127.0.0.1", "-p", str(port))
     calls = [["list-methods"],
              *(arguments for arguments, _ in
-               RPCTOOL_CALLS[example_device(installed.answers)]),
+               RPCTOOL_CALLS[device_of(installed.answers)]),
              ["call", "terminate"]]
     outputs = {}
     try:
@@ -300,8 +296,8 @@ def test_sipyco_rpctool_lists_calls_and_terminates(installations, answers):
         assert f"\n{signature}\n    " in outputs["list-methods"].stdout
     # The controller's own, not a client's.
     assert "\nclose(self)" not in outputs["list-methods"].stdout
-    for arguments, output in RPCTOOL_CALLS[example_device(installed.answers)]:
+    for arguments, output in RPCTOOL_CALLS[device_of(installed.answers)]:
         assert outputs[" ".join(arguments)].stdout == output
     assert code == 0, stderr
-    if example_device(installed.answers) == "console":
+    if device_of(installed.answers) == "console":
         assert "[simulation] message: from rpctool" in stdout
