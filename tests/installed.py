@@ -9,6 +9,7 @@ import importlib.util
 import os
 import pathlib
 import re
+import shlex
 import shutil
 import site
 import socket
@@ -16,10 +17,18 @@ import subprocess
 import tarfile
 import time
 
+import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from conftest import HAS_SIPYCO, run_python
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
+
+GENERATED_WORKFLOW = ".github/workflows/ci.yml"
 
 
 def importable(module):
@@ -223,11 +232,43 @@ def artiq_ports(tmp_path_factory):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def pyproject(project):
+    return tomllib.loads((project / "pyproject.toml").read_text())
+
+
+def ci_requirements(project):
+    """What the generated workflow's test job installs with pip, as
+    requirements: sipyco and artiq-comtools by name (from git there), the
+    project's own with the extras it names (for ``-e ".[test]"``), and
+    the tools."""
+    workflow = yaml.safe_load((project / GENERATED_WORKFLOW).read_text())
+    metadata = pyproject(project)["project"]
+    requirements = []
+    for step in workflow["jobs"]["test"]["steps"]:
+        for line in step.get("run", "").splitlines():
+            command, arguments = shlex.split(line)[:4], shlex.split(line)[4:]
+            if command != ["python", "-m", "pip", "install"]:
+                continue
+            for argument in arguments:
+                if argument.startswith("git+"):
+                    requirements.append(argument.rsplit("/", 1)[1]
+                                        .removesuffix(".git"))
+                elif argument.startswith("."):
+                    extras = Requirement("project" + argument[1:]).extras
+                    requirements += metadata["dependencies"]
+                    for extra in sorted(extras):
+                        requirements += metadata["optional-dependencies"][
+                            extra]
+                elif argument != "-e":
+                    requirements.append(argument)
+    return requirements
+
+
 def install_and_test(answers, project, folder, tmp_path_factory,
-                     ctlmgr=True):
-    """``project`` installed; its own suite run, then (with ``ctlmgr``) its
-    artiq_ctlmgr test alone."""
-    installed = Installed(answers, project, folder)
+                     ctlmgr=True, sees=None):
+    """``project`` installed (seeing ``sees``, as Installed does); its own
+    suite run, then (with ``ctlmgr``) its artiq_ctlmgr test alone."""
+    installed = Installed(answers, project, folder, sees)
     installed.suite = installed.pytest(
         "--ignore", "tests/test_contract_ctlmgr.py")
     if ctlmgr:

@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import COVERING, HAS_SIPYCO, combination_id, run_python
-from installed import (HAS_ARTIQ, needed,
-                       assert_passed_or_skipped_for_a_reason,
+from installed import (HAS_ARTIQ, ci_requirements, expose, importable,
+                       needed, assert_passed_or_skipped_for_a_reason,
                        controller_answers, free_port, install_and_test,
                        wait_for)
 import ndsp_extensions
@@ -43,6 +43,22 @@ RPCTOOL_ROWS = list({device_of(answers): answers
 CTLMGR_ROWS = [next(answers for answers in ROWS
                     if answers["remote_exec"] is answers["include_mediator"]
                     is both) for both in (False, True)]
+
+
+def widest_transport():
+    """The transport with the most libraries (every other's are among
+    them): a project's tests differ with the example device alone, and
+    need no transport's library; its dependencies differ with this."""
+    return max(ndsp_extensions.TRANSPORTS, key=lambda name: len(
+        ndsp_extensions.TRANSPORTS[name]["libraries"]))
+
+
+# The row installed with only what its own CI workflow installs (this
+# Python's copies of it), where those can be lent: sipyco and
+# artiq-comtools, which the workflow installs from git, among them.
+CI_ROW = next(answers for answers in ROWS
+              if answers["transport"] == widest_transport())
+CAN_LEND_WHAT_CI_INSTALLS = HAS_SIPYCO and importable("artiq_comtools")
 # An /etc/hosts where localhost resolves to ::1 first, as on many desktops.
 LOCALHOST_IPV6_FIRST = "::1 localhost\n127.0.0.1 localhost\n"
 
@@ -59,10 +75,16 @@ def installations(render, tmp_path_factory):
 
     def install(key):
         answers, project = projects[key]
-        installed = install_and_test(answers, project,
-                                     tmp_path_factory.mktemp(key),
+        folder = tmp_path_factory.mktemp(key)
+        only_ci = answers is CI_ROW and CAN_LEND_WHAT_CI_INSTALLS
+        sees = ([expose(ci_requirements(project), folder / "ci-site")]
+                if only_ci else None)
+        installed = install_and_test(answers, project, folder,
                                      tmp_path_factory,
-                                     ctlmgr=answers in CTLMGR_ROWS)
+                                     ctlmgr=answers in CTLMGR_ROWS, sees=sees)
+        if only_ci:
+            installed.flake8 = installed.run(
+                str(installed.python), "-m", "flake8", cwd=installed.project)
         if HAS_SIPYCO and answers in RPCTOOL_ROWS:
             installed.session = rpctool_session(installed)
         return key, installed
@@ -151,6 +173,23 @@ def test_generated_test_suite_passes(installed):
     so the project's own configuration must report every skip."""
     assert_passed_or_skipped_for_a_reason(installed.suite,
                                           *needed(installed.answers))
+
+
+@pytest.mark.skipif(not CAN_LEND_WHAT_CI_INSTALLS, reason="sipyco or "
+                    "artiq-comtools is not installed: the generated workflow "
+                    "installs both (from git), and this test lends them to "
+                    "the project's environment")
+def test_what_its_ci_installs_is_all_its_tests_need(installations):
+    """One row's environment holds only what its workflow installs: its
+    dependencies name every library its tests need, and flake8 passes."""
+    installed = installations[combination_id(CI_ROW)]
+    flake8 = installed.flake8
+    assert flake8.returncode == 0, flake8.stdout + flake8.stderr
+    assert_passed_or_skipped_for_a_reason(installed.suite,
+                                          *needed(installed.answers))
+    visible = installed.run(str(installed.python), "-c",
+                            "import hypothesis", cwd=installed.project)
+    assert visible.returncode != 0, "the environment sees more than CI's"
 
 
 @pytest.mark.parametrize("answers", CTLMGR_ROWS, ids=combination_id)

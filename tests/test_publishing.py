@@ -7,26 +7,17 @@ import json
 import pathlib
 import re
 import os
-import shlex
 import shutil
 import subprocess
 import sys
 import sysconfig
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import yaml
 from packaging.requirements import Requirement
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
 
 from conftest import (COVERING, HAS_SIPYCO, TEMPLATE, combination_id,
                       copy_template_files, render_without_hooks)
-from installed import Installed, expose, importable
-import ndsp_extensions
+from installed import GENERATED_WORKFLOW, ci_requirements, pyproject
 
 NIX_INSTANTIATE = shutil.which("nix-instantiate")
 NEEDS_NIX = pytest.mark.skipif(
@@ -35,7 +26,6 @@ NEEDS_NIX = pytest.mark.skipif(
 # Evaluates a flake's outputs with its artiq input stood in for: the
 # nixpkgs names it is given, and nothing else.
 FLAKE_STUB = pathlib.Path(__file__).with_name("flake_stub.nix")
-GENERATED_WORKFLOW = ".github/workflows/ci.yml"
 SUPPORTED_PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 # A hash of 40 hex digits after @, and the version as a comment.
 PINNED = re.compile(r"uses: [\w.-]+/[\w.-]+@[0-9a-f]{40}  # v[\d.]+")
@@ -58,10 +48,6 @@ def installed_script(name):
                sysconfig.get_path("scripts", vars=base)]
     return shutil.which(name, path=os.pathsep.join(
         [*folders, os.environ.get("PATH", "")]))
-
-
-def pyproject(project):
-    return tomllib.loads((project / "pyproject.toml").read_text())
 
 
 # --- the nix flake -------------------------------------------------------
@@ -213,97 +199,6 @@ def test_the_template_workflow_also_runs_without_sipyco():
     assert "sipyco" not in jobs[1].split("steps:")[1]
     assert "python -m pip install -r requirements-test.txt" in jobs[1]
     assert "fetch-depth: 0" in jobs[0], "the cruft test needs the history"
-
-
-def ci_requirements(project):
-    """What the generated workflow's test job installs with pip, as
-    requirements: sipyco and artiq-comtools by name (from git there), the
-    project's own with the extras it names (for ``-e ".[test]"``), and
-    the tools."""
-    workflow = yaml.safe_load((project / GENERATED_WORKFLOW).read_text())
-    metadata = pyproject(project)["project"]
-    requirements = []
-    for step in workflow["jobs"]["test"]["steps"]:
-        for line in step.get("run", "").splitlines():
-            command, arguments = shlex.split(line)[:4], shlex.split(line)[4:]
-            if command != ["python", "-m", "pip", "install"]:
-                continue
-            for argument in arguments:
-                if argument.startswith("git+"):
-                    requirements.append(argument.rsplit("/", 1)[1]
-                                        .removesuffix(".git"))
-                elif argument.startswith("."):
-                    extras = Requirement("project" + argument[1:]).extras
-                    requirements += metadata["dependencies"]
-                    for extra in sorted(extras):
-                        requirements += metadata["optional-dependencies"][
-                            extra]
-                elif argument != "-e":
-                    requirements.append(argument)
-    return requirements
-
-
-def ci_row(transport):
-    """A cheap row for ``transport``: no add-on."""
-    return {"transport": transport}
-
-
-def widest_transport():
-    """The transport with the most libraries (every other's are among
-    them): a project's tests differ with the example device alone, and
-    need no transport's library; its dependencies differ with this."""
-    return max(ndsp_extensions.TRANSPORTS, key=lambda name: len(
-        ndsp_extensions.TRANSPORTS[name]["libraries"]))
-
-
-CI_ROWS = [ci_row(widest_transport())]
-NEEDS_WHAT_CI_INSTALLS_FROM_GIT = pytest.mark.skipif(
-    not (HAS_SIPYCO and importable("artiq_comtools")), reason="sipyco or "
-    "artiq-comtools is not installed: the generated workflow installs both "
-    "(from git), and this test lends them to the project's environment")
-
-
-@pytest.fixture(scope="module")
-def ci_environments(tmp_path_factory):
-    """Each CI row's project, installed in an environment that holds only
-    what its own workflow installs (this Python's copies), its flake8 and
-    its suite run there. Two at a time: the machine has two cores."""
-    # Rendered here, one at a time: cookiecutter changes the working folder.
-    folders = {combination_id(answers): tmp_path_factory.mktemp(
-        "ci-" + answers["transport"]) for answers in CI_ROWS}
-    projects = [(answers, render_without_hooks(
-        folders[combination_id(answers)] / "rendered", answers))
-        for answers in CI_ROWS]
-
-    def install(answers_and_project):
-        answers, project = answers_and_project
-        folder = folders[combination_id(answers)]
-        environment = Installed(answers, project, folder, sees=[
-            expose(ci_requirements(project), folder / "ci-site")])
-        environment.flake8 = environment.run(
-            str(environment.python), "-m", "flake8", cwd=environment.project)
-        environment.suite = environment.pytest()
-        return combination_id(answers), environment
-
-    with ThreadPoolExecutor(2) as pool:
-        return dict(pool.map(install, projects))
-
-
-@NEEDS_WHAT_CI_INSTALLS_FROM_GIT
-@pytest.mark.parametrize("answers", CI_ROWS, ids=combination_id)
-def test_each_example_passes_its_tests_with_what_its_ci_installs(
-        ci_environments, answers):
-    """Its dependencies name every library its tests need: what skips
-    names ARTIQ alone, which its CI does not install."""
-    environment = ci_environments[combination_id(answers)]
-    flake8, suite = environment.flake8, environment.suite
-    assert flake8.returncode == 0, flake8.stdout + flake8.stderr
-    assert suite.returncode == 0, suite.stdout + suite.stderr
-    assert re.search(r"\d+ passed", suite.stdout.splitlines()[-1]), \
-        suite.stdout
-    skips = [line for line in suite.stdout.splitlines()
-             if line.startswith("SKIPPED")]
-    assert all("artiq is not installed" in line for line in skips), skips
 
 
 def test_what_ci_installs_is_read_from_the_generated_workflow(tmp_path):
