@@ -22,10 +22,13 @@ import attacks  # noqa: E402
 from attacks import MIB  # noqa: E402
 
 ARRAY_MIB, CONNECTION_MIB, TOTAL_MIB = 32, 64, 128
+# Seconds: longer than staging the five uploads takes on a busy machine
+# (the first ones idle meanwhile, holding what they staged).
+IDLE_TIMEOUT = 5
 LIMITS = ["--max-array-mib", str(ARRAY_MIB),
           "--max-connection-mib", str(CONNECTION_MIB),
           "--max-total-mib", str(TOTAL_MIB),
-          "--max-connections", "50", "--idle-timeout", "2"]
+          "--max-connections", "50", "--idle-timeout", str(IDLE_TIMEOUT)]
 # What the limits let clients hold, and what one array costs while its
 # reply is encoded and sent (its base64, and the send buffer's copy).
 BOUND = (TOTAL_MIB + 4 * ARRAY_MIB) * MIB
@@ -60,7 +63,7 @@ def attacked(render, tmp_path_factory):
                 outcomes[name], kept = attack()
                 if name == "unread":  # until the idle timeout closes it
                     outcomes["unread closed"] = attacks.closed_after(
-                        kept[0][0], 3.0)
+                        kept[0][0], IDLE_TIMEOUT + 1.0)
                 attacks.release(kept)
             settled = attacks.settle(controller, watch.start, 10.0)
     finally:
