@@ -195,8 +195,8 @@ def test_the_client_offers_the_ported_methods(installations, answers):
 
 def test_a_sync_port_passes_flake8_and_its_tests_in_place(render, tmp_path):
     """The sync driver ported onto a sync project: flake8, its device
-    tests and the contract tests that read the driver, run from its
-    folder (the installed port runs the others)."""
+    tests and the driver's contract, run from its folder (the installed
+    port runs the others, the client's among them)."""
     answers = {"transport": "tcp", "driver_api": "sync",
                "include_client": True}
     project = port(render(**answers), answers, tmp_path)
@@ -204,8 +204,7 @@ def test_a_sync_port_passes_flake8_and_its_tests_in_place(render, tmp_path):
     assert result.returncode == 0, result.stdout
     result = run_python("-m", "pytest", "-p", "no:cacheprovider",
                         "tests/test_device.py",
-                        "tests/test_contract_driver.py",
-                        "tests/test_contract_client.py", cwd=project,
+                        "tests/test_contract_driver.py", cwd=project,
                         timeout=300)
     assert_passed_or_skipped_for_a_reason(result, "sipyco")
 
