@@ -75,7 +75,7 @@ class Checker(threading.Thread):
         import numpy
 
         sys.path.insert(0, str(controller.project))
-        from hello import bulk
+        from hello.ndsp_runtime import bulk
 
         self.bulk, self.numpy = bulk, numpy
         self.controller = controller

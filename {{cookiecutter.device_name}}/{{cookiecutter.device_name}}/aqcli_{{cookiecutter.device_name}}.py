@@ -10,8 +10,8 @@ from .ndsp_runtime import client
 
 
 def get_argparser():
-    return client.argparser({{ cookiecutter.__driver_class }}, "{{ name }}",
-                            TITLE, DEFAULT_PORT)
+    return client.argparser(
+        {{ cookiecutter.__driver_class }}, "{{ name }}", TITLE, DEFAULT_PORT)
 
 
 def main():
