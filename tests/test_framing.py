@@ -124,6 +124,16 @@ def test_a_block_header_of_several_digits():
     assert framer.take(Block(b"\n")) == b"y"
 
 
+def test_a_carriage_return_before_a_blocks_line_end_is_taken_with_it():
+    """As read_line() drops a \r before \n: the devices that end lines in
+    \r\n end their blocks so, read with "\n" as the read termination."""
+    framer = Framer()
+    framer.feed(b"#13a\rc\r\n#11y\n")
+    assert framer.take(Block(b"\n")) == b"a\rc"
+    assert framer.take(Block(b"\n")) == b"y"
+    assert framer.buffered == 0
+
+
 def test_an_empty_block():
     framer = Framer()
     framer.feed(b"#10\nnext\n")

@@ -405,6 +405,16 @@ def test_the_console_never_creates_a_file(tmp_path):
     assert not path.exists()
 
 
+def test_a_console_has_no_greeting_to_discard(tmp_path):
+    """A driver written for instruments that greet runs on a console."""
+    path = tmp_path / "terminal"
+    path.write_bytes(b"")
+    with opened(f"console:{path}") as transport:
+        assert transport.discard() == 0
+        transport.write_line("after the greeting")
+    assert path.read_bytes() == b"after the greeting\n"
+
+
 def test_the_console_writes_to_standard_output(capsys):
     with opened("console") as transport:
         transport.write_line("hello, console")

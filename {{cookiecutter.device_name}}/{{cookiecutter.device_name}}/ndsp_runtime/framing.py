@@ -135,13 +135,16 @@ class Exactly:
 
 class Block:
     """An IEEE 488.2 definite-length block: ``#``, one digit ``d``, ``d``
-    digits of length, the data, then ``trailer`` (the read terminator)."""
+    digits of length, the data, then ``trailer`` (the read terminator; a
+    \r before a \n trailer is taken too, as read_line() takes it)."""
 
     def __init__(self, trailer=b"", limit=DEFAULT_LIMIT):
         self.trailer = bytes(trailer)
         self.limit = limit
         self._start = None  # where the data starts, once the header came
         self._rest = None  # an Exactly for what follows the header
+        self._data_end = None
+        self._carriage = 0  # 1 once a \r is seen before a \n trailer
 
     def _header(self, buffer):
         """Parse the header once it has come; whether it has."""
@@ -163,16 +166,22 @@ class Block:
             raise FrameError(f"not an IEEE 488.2 block length: {length!r}")
         if int(length) > self.limit:
             self._start = 0
-            self._rest = Exactly(2 + digits + int(length) + len(self.trailer))
+            self._data_end = 2 + digits + int(length)
+            self._rest = Exactly(self._data_end + len(self.trailer))
             raise FrameTooLong(f"the device sent a block of {int(length)} "
                                f"bytes, over the limit of {self.limit}")
         self._start = 2 + digits
-        self._rest = Exactly(self._start + int(length) + len(self.trailer))
+        self._data_end = self._start + int(length)
+        self._rest = Exactly(self._data_end + len(self.trailer))
         return True
 
     def end(self, buffer):
         if not self._header(buffer):
             return None
+        if self.trailer == b"\n" and not self._carriage and \
+                buffer[self._data_end:self._data_end + 1] == b"\r":
+            self._carriage = 1
+            self._rest = Exactly(self._rest.remaining + 1)
         end = self._rest.end(buffer)
         if end is not None and self.trailer and \
                 buffer[end - len(self.trailer):end] != self.trailer:
@@ -181,7 +190,8 @@ class Block:
         return end
 
     def body(self, record):
-        return record[self._start:len(record) - len(self.trailer)]
+        return record[self._start:
+                      len(record) - len(self.trailer) - self._carriage]
 
     def wanted(self, buffer):
         if self._start is None:

@@ -292,6 +292,8 @@ class Transport:
         self.link.close()
 
     def _read(self, shape):
+        if not getattr(self.link, "can_read", True):
+            raise OSError(f"{self.name}: a console sends nothing to read")
         with self._lock:
             deadline = time.monotonic() + self.timeout
             while (record := self._framer.take(shape)) is None:
@@ -430,7 +432,8 @@ class AsyncTransport:
 # the bytes that come within ``wait`` seconds (0: those already here),
 # b"" if none, ConnectionError once the device has gone; ``wanted`` is how
 # many bytes the read still needs, if known. can_poll: whether
-# receive(0) can look without waiting.
+# receive(0) can look without waiting; can_read (True unless said): whether
+# the device sends anything at all.
 
 
 class TCPLink:
@@ -579,6 +582,7 @@ class ConsoleLink:
     file). A console sends nothing back."""
 
     can_poll = True
+    can_read = False
     read_termination = None
 
     def __init__(self, target):
@@ -594,9 +598,7 @@ class ConsoleLink:
         self._output.flush()
 
     def receive(self, wait, wanted):
-        if wait <= 0:
-            return b""
-        raise OSError("a console sends nothing to read")
+        return b""
 
     def close(self):
         if self._output is not sys.stdout.buffer:
