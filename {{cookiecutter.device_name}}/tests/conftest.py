@@ -40,21 +40,17 @@ def served_class():
     """The class of the driver the controller builds and serves in
     --simulation: its open() may build another than driver.py's (a
     product's). Needs sipyco, for the controller's command line."""
+    from {{ name }}.ndsp_runtime.controller import run
+
     controller = importlib.import_module(CONTROLLER_MODULE).CONTROLLER
     args = controller.argparser().parse_args(["--simulation"])
     loop = asyncio.new_event_loop()
     try:
-        driver = opened(loop, controller.open_driver(args))
-        opened(loop, driver.close())
+        driver = run(loop, controller.open_driver(args))
+        run(loop, driver.close())
     finally:
         loop.close()
     return type(driver)
-
-
-def opened(loop, result):
-    """``result``, awaited on ``loop`` if it is a coroutine."""
-    return loop.run_until_complete(result) \
-        if inspect.isawaitable(result) else result
 
 
 def free_port():

@@ -42,6 +42,7 @@ class LineDevice(FakeDevice):
         return None
 
     def received(self, data):
+        # Kept on first use: a subclass's __init__ need not call this one's.
         pending = self.__dict__.get("_pending", b"") + data
         *lines, self._pending = pending.split(self.terminator)
         replies = b""

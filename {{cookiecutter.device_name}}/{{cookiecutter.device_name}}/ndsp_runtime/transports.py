@@ -610,4 +610,4 @@ def _open_existing(path, flags):
 
 
 LINKS = {"tcp": TCPLink, "serial": SerialLink, "visa": VisaLink,
-         "console": lambda target: ConsoleLink(target)}
+         "console": ConsoleLink}
