@@ -39,12 +39,20 @@ class Controller:
     ``add_device_options(group)``: adds the device's own options to an
     argparse group. ``remote_exec``: also serve sipyco's remote execution
     target, ``<name>_rexec``.
+
+    A driver that reaches its device itself (``driver._opens_own_device``,
+    as the served pymeasure classes do) is opened with
+    ``driver.open(address, options)`` instead, ``address`` being -d's
+    text, or None for --simulation; it adds its own device options with
+    ``driver._add_arguments(group)`` and needs no ``fake_device``.
     """
 
-    def __init__(self, name, title, default_port, *, driver, fake_device,
-                 add_device_options=None, remote_exec=False):
+    def __init__(self, name, title, default_port, *, driver,
+                 fake_device=None, add_device_options=None,
+                 remote_exec=False):
         self.name, self.title, self.default_port = name, title, default_port
         self.driver, self.fake_device = driver, fake_device
+        self.own_device = getattr(driver, "_opens_own_device", False)
         self.add_device_options = add_device_options
         self.remote_exec = remote_exec
         self.asyncio = inspect.iscoroutinefunction(driver.ping)
@@ -66,7 +74,10 @@ class Controller:
         group = parser.add_argument_group(
             "device options", "each reaches the transport or the driver "
             "by name")
-        transports.add_arguments(group)
+        if self.own_device:
+            self.driver._add_arguments(group)
+        else:
+            transports.add_arguments(group)
         if self.add_device_options is not None:
             self.add_device_options(group)
         parser.set_defaults(device_options=[
@@ -117,6 +128,9 @@ class Controller:
         a coroutine for an asyncio driver."""
         options = argparse.Namespace(**{
             name: getattr(args, name) for name in args.device_options})
+        if self.own_device:
+            return self.driver.open(
+                None if args.simulation else args.device, options)
         if self.asyncio:
             return self._open_async(args, options)
         transport = self._transport(args, options)
