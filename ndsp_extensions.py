@@ -99,9 +99,11 @@ NDSP_PORTS = {
 #                at run time (its extra), the modules they install, which
 #                --simulation must not import)
 #   adds:        generated files (in the project; {name} is device_name),
-#                each kept only for the values listed with it
+#                each kept only for the values listed with it (a file
+#                under two options, only where both keep it)
 #   fragments:   the template's files its values choose with {% include %};
-#                {key} stands for an answer (__device follows transport)
+#                {key} stands for an answer (__device follows transport,
+#                or is pymeasure)
 #   shapes_code: its answers change the generated code, so the tests
 #                render every combination of such options
 #   label:       a yes/no option's name in test ids ("client", "no_client")
@@ -119,6 +121,28 @@ TRANSPORTS = {
              "libraries": ["pyvisa", "pyvisa-py", "pyserial"],
              "modules": ["pyvisa", "pyvisa_py"]},
 }
+# pymeasure's minor release is pinned: the served method list follows its
+# declarations, and a minor release may rename them.
+PYMEASURE = "pymeasure>=0.16,<0.17"
+# Where the driver comes from. Per value: the PyPI libraries it needs at
+# run time (None: the transport's), the example address (None: the
+# transport's), the modules without which its
+# controller cannot start (the smoke test is skipped without them), and
+# the modules of the transports' libraries that its --simulation imports
+# all the same (pymeasure imports pyvisa and pyserial with itself).
+DRIVER_SOURCES = {
+    "example": {"libraries": None, "needs": [], "imports": [],
+                "address": None},
+    # pyvisa-py: the default --visa-library; pyserial: its ASRL resources;
+    # pyvisa-sim: --simulation-yaml.
+    "pymeasure": {"libraries": [PYMEASURE, "pyvisa-py", "pyserial",
+                                "pyvisa-sim"],
+                  "needs": ["pymeasure"], "imports": ["pyvisa", "serial"],
+                  "address": "TCPIP::192.168.1.50::INSTR"},
+}
+# The runtime's modules that serve a pymeasure class.
+PYMEASURE_RUNTIME = ["pymeasure_classes", "pymeasure_driver",
+                     "pymeasure_export", "pymeasure_fake"]
 OPTIONS = {
     "transport": {
         "values": list(TRANSPORTS),
@@ -134,6 +158,19 @@ OPTIONS = {
         "values": ["sync", "asyncio"],
         "fragments": ["templates/tests/calls_{driver_api}.py"],
         "shapes_code": True,
+    },
+    # Not among the options that shape the code: the tests render the
+    # pymeasure NDSPs on their own and install one (a pymeasure project
+    # changes with its class, not with the transport or driver_api).
+    "driver_source": {
+        "values": list(DRIVER_SOURCES),
+        "records": DRIVER_SOURCES,
+        "fragments": ["templates/readme/support_{driver_source}.md",
+                      "templates/readme/address_{driver_source}.md"],
+        "adds": {"{name}/fake_device.py": ["example"],
+                 "tests/test_device_bulk.py": ["example"],
+                 **{f"{{name}}/ndsp_runtime/{module}.py": ["pymeasure"]
+                    for module in PYMEASURE_RUNTIME}},
     },
     "include_client": {
         "values": [False, True],
@@ -248,9 +285,18 @@ def project_dependencies(answers):
     ARTIQ flake), then the nixpkgs names of NumPy (the driver's arrays),
     the chosen transport's libraries (every transport ships, the others
     are extras), and tqdm for the client's progress bars."""
-    return [SIPYCO, "numpy",
-            *TRANSPORTS[answers["transport"]]["libraries"],
+    libraries = DRIVER_SOURCES[answers.get("driver_source", "example")][
+        "libraries"]
+    if libraries is None:
+        libraries = TRANSPORTS[answers["transport"]]["libraries"]
+    return [SIPYCO, "numpy", *libraries,
             *(["tqdm"] if answers["include_client"] else [])]
+
+
+def requirement_name(requirement):
+    """``pymeasure>=0.16,<0.17`` -> ``pymeasure``: the name alone, as
+    nixpkgs names the package."""
+    return re.split(r"[<>=!~; \[]", str(requirement), maxsplit=1)[0]
 
 
 def transport_extras():
@@ -317,6 +363,7 @@ def register(environment):
         nix_string=nix_string,
         rst_escape=rst_escape,
         port_ranges=port_ranges,
+        requirement_name=requirement_name,
     )
     environment.globals.update(
         artiq_ports=ARTIQ_PORTS,
@@ -324,6 +371,7 @@ def register(environment):
         options=OPTIONS,
         conflicts=CONFLICTS,
         transports=TRANSPORTS,
+        driver_sources=DRIVER_SOURCES,
         transport_extras=transport_extras(),
     )
 

@@ -143,9 +143,11 @@ def call_the_controller(port, controller):
 def smoke_test(project):
     """Serve the simulation, call it over sipyco RPC, terminate it: what
     the test did, or CheckFailed."""
-    if importlib.util.find_spec("sipyco") is None:
-        return ("sipyco is not installed for this Python; "
-                "controller smoke test skipped.")
+    source = OPTIONS["driver_source"]["records"][ANSWERS["driver_source"]]
+    for module in ["sipyco", *source["needs"]]:
+        if importlib.util.find_spec(module) is None:
+            return (f"{module} is not installed for this Python; "
+                    "controller smoke test skipped.")
     serve_and_check(project)
     said = ["answered ping() over RPC", "documented every method"]
     if ANSWERS["remote_exec"]:

@@ -4,6 +4,8 @@ Standard library only: under pipx or uvx, cookiecutter's interpreter has
 nothing else. The answers arrive as JSON data, never as code.
 """
 
+import importlib
+import importlib.util
 import json
 import keyword
 import os
@@ -31,6 +33,8 @@ CONFLICTS = json.loads(r'''{{ conflicts | tojson }}''')
 MAX_NAME_LENGTH = 24
 MAX_TITLE_LENGTH = 60
 MAX_AUTHOR_LENGTH = 100
+MAX_CLASS_PATH_LENGTH = 100
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # What an NDSP, its tests and the tools that run them import, and its own
 # folders: a package of that name would shadow the real one.
 RESERVED_NAMES = frozenset({
@@ -131,6 +135,30 @@ def option_problems(value, values):
     return []
 
 
+def class_path_problems(path):
+    """Why ``path`` names no instrument class that can be served: its
+    form, then, where this Python has the package, the class itself."""
+    example = "pymeasure.instruments.keithley.Keithley2400"
+    parts = path.split(".")
+    if len(parts) < 2 or not all(IDENTIFIER.fullmatch(part) and
+                                 not keyword.iskeyword(part)
+                                 for part in parts):
+        return [f"must be a module and a class, dotted, such as {example}"]
+    if len(path) > MAX_CLASS_PATH_LENGTH:
+        return [f"is too long: at most {MAX_CLASS_PATH_LENGTH} characters"]
+    if importlib.util.find_spec(parts[0]) is None:
+        return []  # checked when the controller starts
+    module, name = ".".join(parts[:-1]), parts[-1]
+    try:
+        found = getattr(importlib.import_module(module), name, None)
+    except Exception as error:
+        return [f"cannot be imported: {type(error).__name__}: {error}"]
+    if not isinstance(found, type):
+        return [f"{module} has no class {name} (is the name's case "
+                f"right? e.g. {example})"]
+    return []
+
+
 def problems(answers):
     """Every problem with ``answers``, as (key, message) pairs."""
     found = {
@@ -150,6 +178,9 @@ def problems(answers):
             f"keyword; add a suffix (e.g. '{answers['device_name']}_dev')"]
     for key, option in OPTIONS.items():
         found[key] = option_problems(answers[key], option["values"])
+    if answers["driver_source"] == "pymeasure":
+        found["pymeasure_class"] = class_path_problems(
+            answers["pymeasure_class"])
     for together, why in CONFLICTS:
         if all(answers[key] == value for key, value in together.items()):
             found.setdefault(next(iter(together)), []).append(why)

@@ -216,7 +216,8 @@ def render_without_hooks(output, answers):
     for key, option in ndsp_extensions.OPTIONS.items():
         for path, kept_for in option.get("adds", {}).items():
             if answers.get(key, option["values"][0]) not in kept_for:
-                (project / path.format(name=project.name)).unlink()
+                (project / path.format(name=project.name)).unlink(
+                    missing_ok=True)
     return project
 
 

@@ -23,7 +23,7 @@ device_db = {
         # driver's arrays, remote execution).
         "target_name": "{{ name }}",
         "command": "aqctl_{{ name }} -p {port} --bind {bind} "
-                   "--no-localhost-bind -d {{ transports[cookiecutter.transport].address }}",
+                   "--no-localhost-bind -d {{ cookiecutter.__address }}",
     },
 {%- if cookiecutter.remote_exec %}
     # Remote execution: code that an experiment runs in the controller's

@@ -24,7 +24,7 @@
         # pyproject.toml's dependencies, from the ARTIQ flake and nixpkgs.
         dependencies = [
           sipyco{% for library in (cookiecutter | project_dependencies)[1:] %}
-          pkgs.python3Packages.{{ library }}{% endfor %}{% if cookiecutter.include_mediator %}
+          pkgs.python3Packages.{{ library | requirement_name }}{% endfor %}{% if cookiecutter.include_mediator %}
           artiq.packages.${system}.artiq  # for the mediator's kernels{% endif %}
         ];
         pythonImportsCheck = [ "{{ name }}" ];

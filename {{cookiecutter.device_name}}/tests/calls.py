@@ -1,1 +1,1 @@
-{% include "tests/calls_" ~ cookiecutter.driver_api ~ ".py" %}
+{% include "tests/calls_" ~ ("asyncio" if cookiecutter.driver_source == "pymeasure" else cookiecutter.driver_api) ~ ".py" %}

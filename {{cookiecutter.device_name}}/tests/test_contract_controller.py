@@ -28,7 +28,7 @@ Driver = served_class()
 
 DEVICE_DB = pathlib.Path(__file__).parent.parent / "device_db.py"
 # What real devices need, and --simulation must not import.
-TRANSPORT_MODULES = {{ transports.values() | map(attribute="modules") | sum(start=[]) | tojson }}
+TRANSPORT_MODULES = {{ transports.values() | map(attribute="modules") | sum(start=[]) | reject("in", driver_sources[cookiecutter.driver_source].imports) | list | tojson }}
 
 
 def test_no_device_is_a_usage_error_naming_both(monkeypatch, capsys):

@@ -9,7 +9,9 @@ sipyco RPC, closing it) is the generic runtime's, ndsp_runtime/controller.py.
 """
 
 from .driver import {{ cls }}
+{%- if cookiecutter.driver_source == "example" %}
 from .fake_device import FakeDevice
+{%- endif %}
 from .ndsp_runtime.controller import Controller
 
 TITLE = {{ cookiecutter.device_title | py_string }}
@@ -17,7 +19,7 @@ DEFAULT_PORT = {{ cookiecutter.default_port }}
 
 
 def add_device_options(group):
-    """Add the device's own options to ``group``, beside the transport's
+    """Add the device's own options to ``group``, beside the {{ "driver's" if cookiecutter.driver_source == "pymeasure" else "transport's" }}
     (--timeout, --baudrate, --visa-library); the driver's open() gets
     each by name: ``options.channel`` for ``--channel``."""
 
@@ -25,7 +27,9 @@ def add_device_options(group):
 CONTROLLER = Controller(
     "{{ name }}", TITLE, DEFAULT_PORT,
     driver={{ cls }},
+{%- if cookiecutter.driver_source == "example" %}
     fake_device=FakeDevice,
+{%- endif %}
     add_device_options=add_device_options,
 {%- if cookiecutter.remote_exec %}
     # Also serve {{ name }}_rexec: experiments' code, run next to the driver.

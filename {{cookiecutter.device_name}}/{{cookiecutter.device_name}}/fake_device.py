@@ -1,1 +1,1 @@
-{% include "fake_devices/" ~ cookiecutter.__device ~ ".py" -%}
+{% if cookiecutter.driver_source == "example" %}{% include "fake_devices/" ~ cookiecutter.__device ~ ".py" %}{% endif -%}
