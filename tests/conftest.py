@@ -74,12 +74,20 @@ def copy_template_files(destination):
 # The options whose answers change the generated code, from the registry.
 CODE_OPTIONS = {key: option for key, option in
                 ndsp_extensions.OPTIONS.items() if option.get("shapes_code")}
+YES_NO = [key for key, option in CODE_OPTIONS.items()
+          if option["values"] == [False, True]]
 
 
 def combination_id(answers):
-    """A test id naming the combination, e.g. ``tcp-asyncio-client``."""
-    parts = []
-    for key, option in CODE_OPTIONS.items():
+    """A test id naming the combination, e.g. ``tcp-asyncio-client``;
+    a pymeasure NDSP's by its class: ``Agilent33500-client``."""
+    parts, shaping = [], CODE_OPTIONS
+    if answers.get("driver_source") == "pymeasure":
+        parts.append(answers["pymeasure_class"].rpartition(".")[2])
+        answers = {key: value for key, value in answers.items()
+                   if key not in ("driver_source", "pymeasure_class")}
+        shaping = {key: CODE_OPTIONS[key] for key in YES_NO}
+    for key, option in shaping.items():
         value = answers.get(key, option["values"][0])
         if isinstance(value, bool):
             value = option["label"] if value else "no_" + option["label"]
@@ -167,6 +175,29 @@ def device_covering(values):
 # (generated test suites, packaging, artiq_ctlmgr), run on a pairwise
 # covering set.
 COVERING = device_covering(CODE_VALUES)
+
+
+# The pymeasure classes the issue names, each of a different kind: an SMU,
+# a function generator with channels, a serial instrument that does not
+# speak plain SCPI. A pymeasure NDSP changes with its class and the yes/no
+# options, not with the transport or driver_api: each class is rendered
+# with none and with all of them, the first also with each alone; one
+# project, the widest, is installed (test_generated.py).
+PYMEASURE_CLASSES = ["pymeasure.instruments.keithley.Keithley2400",
+                     "pymeasure.instruments.agilent.Agilent33500",
+                     "pymeasure.instruments.thorlabs.ThorlabsPro8000"]
+
+
+def pymeasure_answers(path, *yes):
+    return dict(driver_source="pymeasure", pymeasure_class=path,
+                **{key: key in yes for key in YES_NO})
+
+
+PYMEASURE_COMBINATIONS = [
+    *(pymeasure_answers(path, *chosen) for path in PYMEASURE_CLASSES
+      for chosen in ((), YES_NO)),
+    *(pymeasure_answers(PYMEASURE_CLASSES[0], key) for key in YES_NO)]
+PYMEASURE_INSTALLED = pymeasure_answers(PYMEASURE_CLASSES[1], *YES_NO)
 
 
 def generate(output_dir, **answers):

@@ -22,6 +22,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from conftest import HAS_SIPYCO, run_python
+import ndsp_extensions
 
 try:
     import tomllib
@@ -41,7 +42,8 @@ def importable(module):
 HAS_ARTIQ = (importable("artiq_comtools")
              and importable("artiq.frontend.artiq_master"))
 # What a skip's reason names: the library or the command that is missing.
-MISSING_REASONS = ["sipyco", "artiq", "pyserial", "pyvisa", "openssl"]
+MISSING_REASONS = ["sipyco", "artiq", "pyserial", "pyvisa", "pymeasure",
+                   "openssl"]
 
 
 def available(name):
@@ -53,7 +55,9 @@ def available(name):
 
 def needed(answers):
     """What a project's own suite needs to run with nothing skipped."""
-    return ["sipyco",
+    source = ndsp_extensions.DRIVER_SOURCES[
+        answers.get("driver_source", "example")]
+    return ["sipyco", *source["needs"],
             *(["artiq.master.worker_db"] if answers.get("include_mediator")
               else []),
             "openssl"]

@@ -12,7 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import COVERING, HAS_SIPYCO, combination_id, run_python
+from conftest import (COVERING, HAS_SIPYCO, PYMEASURE_INSTALLED,
+                      combination_id, run_python)
 from installed import (HAS_ARTIQ, ci_requirements, expose, importable,
                        needed, assert_passed_or_skipped_for_a_reason,
                        controller_answers, free_port, install_and_test,
@@ -20,14 +21,24 @@ from installed import (HAS_ARTIQ, ci_requirements, expose, importable,
 import ndsp_extensions
 
 # The covering set, each licence on some of its rows: every licence is
-# built and checked as published.
+# built and checked as published; then one pymeasure NDSP.
 LICENSES = ndsp_extensions.OPTIONS["license"]["values"]
 ROWS = [dict(answers, license=LICENSES[number % len(LICENSES)])
-        for number, answers in enumerate(COVERING)]
+        for number, answers in enumerate([*COVERING, PYMEASURE_INSTALLED])]
 
 
 def device_of(answers):
+    if answers.get("driver_source") == "pymeasure":
+        return "pymeasure"
     return ndsp_extensions.TRANSPORTS[answers["transport"]]["device"]
+
+
+def address_of(answers):
+    """The example address of the device_db entry."""
+    source = ndsp_extensions.DRIVER_SOURCES[
+        answers.get("driver_source", "example")]
+    return source["address"] or ndsp_extensions.TRANSPORTS[
+        answers["transport"]]["address"]
 
 
 # sipyco_rpctool, run on the first row of each example device (the
@@ -42,7 +53,7 @@ RPCTOOL_ROWS = list({device_of(answers): answers
 # SSL alternative.
 CTLMGR_ROWS = [next(answers for answers in ROWS
                     if answers["remote_exec"] is answers["include_mediator"]
-                    is both) for both in (False, True)]
+                    is both) for both in (False, True)] + ROWS[-1:]
 
 
 def widest_transport():
@@ -288,6 +299,10 @@ RPCTOOL_CALLS = {
     "console": [(["call", "message", '"from rpctool"'], "")],
     "scpi": [(["call", "set_voltage", "12.5"], ""),
              (["call", "get_voltage"], "12.5\n")],
+    # Agilent33500's own formatting and validation, on its simulation.
+    "pymeasure": [(["call", "ch_2_set_frequency", "1500.0"], ""),
+                  (["call", "ch_2_get_frequency"], "1500.0\n"),
+                  (["call", "ch_1_get_frequency"], "1000.0\n")],
 }
 
 
@@ -296,10 +311,8 @@ def rpctool_session(installed):
     --simulation appended (-d is given, and the simulation wins), called
     with sipyco_rpctool, then terminated: every output, and its own."""
     port = free_port()
-    address = ndsp_extensions.TRANSPORTS[
-        installed.answers["transport"]]["address"]
     controller = installed.popen(
-        "aqctl_hello", "-d", address, "--simulation",
+        "aqctl_hello", "-d", address_of(installed.answers), "--simulation",
         "--no-localhost-bind", "--bind", "127.0.0.1", "-p", str(port))
     calls = [["list-methods"],
              *(arguments for arguments, _ in

@@ -73,6 +73,7 @@ REJECTIONS = [
      "write 3300"),
     ("default_port", "08080", "leading zero"),
     ("driver_api", "threads", "must be one of: sync, asyncio"),
+    ("driver_source", "qcodes", "must be one of: example, pymeasure"),
     ("transport", "usb", "must be one of: console, serial, tcp, visa"),
     ("license", "WTFPL", "must be one of:"),
     ("author_name", "", "is empty"),
@@ -136,6 +137,40 @@ def test_pre_gen_hook_rejects(pre_gen, tmp_path, capsys, key, value,
 def test_pre_gen_hook_accepts(pre_gen, tmp_path, capsys, key, value):
     assert pre_gen.main(with_answer(key, value), tmp_path) == 0
     assert capsys.readouterr() == ("", "")
+
+
+CLASS_PATH_REJECTIONS = [
+    ("Keithley2400", "must be a module and a class, dotted"),
+    ("pymeasure.instruments.keithley.", "must be a module and a class"),
+    ("pymeasure.instruments.class.Thing", "must be a module and a class"),
+    ("pymeasure.instruments.keithley.Keithley2400; rm -rf",
+     "must be a module and a class"),
+    ("pymeasure." + "x" * 100 + ".Y", "at most 100 characters"),
+    ("pymeasure.instruments.keithley.Keithley240",
+     "pymeasure.instruments.keithley has no class Keithley240"),
+    ("pymeasure.instruments.nowhere.Thing",
+     "cannot be imported: ModuleNotFoundError"),
+]
+
+
+@pytest.mark.parametrize("path, message", CLASS_PATH_REJECTIONS,
+                         ids=[path[:40] for path, _ in CLASS_PATH_REJECTIONS])
+def test_a_class_path_that_names_no_class_is_refused(
+        pre_gen, tmp_path, capsys, path, message):
+    if "has no class" in message or "cannot be imported" in message:
+        pytest.importorskip("pymeasure", reason="pymeasure is not "
+                            "installed: the hook looks the class up in it")
+    answers = dict(DEFAULTS, driver_source="pymeasure",
+                   pymeasure_class=path)
+    assert pre_gen.main(answers, tmp_path) == 1
+    [_, line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"  pymeasure_class = {path!r}: ")
+    assert message in line
+
+
+def test_the_class_path_is_read_only_for_pymeasure(pre_gen, tmp_path):
+    answers = dict(DEFAULTS, pymeasure_class="not a path")
+    assert pre_gen.main(answers, tmp_path) == 0
 
 
 @pytest.mark.parametrize("port", sorted(ndsp_extensions.ARTIQ_PORTS))

@@ -17,8 +17,9 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from conftest import (CODE_OPTIONS, CODE_VALUES, COMBINATIONS, COVERING,
-                      QUESTIONS, TEMPLATE, answers_for, combination_id,
-                      generate, render_without_hooks, run_python)
+                      PYMEASURE_COMBINATIONS, QUESTIONS, TEMPLATE,
+                      answers_for, combination_id, generate,
+                      render_without_hooks, run_python)
 import ndsp_extensions
 
 OPTIONS = ndsp_extensions.OPTIONS
@@ -65,7 +66,7 @@ def test_every_combination_renders_valid_flake8_clean_files(tmp_path):
     flake8 on each distinct Python file (most are the same in many
     combinations), in one run."""
     distinct = {}  # file content -> (combination, path in the project)
-    for number, answers in enumerate(COMBINATIONS):
+    for number, answers in enumerate(COMBINATIONS + PYMEASURE_COMBINATIONS):
         project = render_without_hooks(tmp_path / str(number), answers)
         for path in files(project):
             relative = path.relative_to(project)
@@ -105,14 +106,18 @@ def test_every_combination_renders_valid_flake8_clean_files(tmp_path):
         "\n".join(problems) or result.stderr
 
 
-@pytest.mark.parametrize("answers", COVERING, ids=combination_id)
+@pytest.mark.parametrize("answers", COVERING + PYMEASURE_COMBINATIONS[:2],
+                         ids=combination_id)
 def test_optional_files_follow_the_registry(render, answers):
     project = render(**answers)
+    kept = {}  # a file under two options is kept where both keep it
     for key, option in OPTIONS.items():
         for path, kept_for in option.get("adds", {}).items():
-            kept = answers.get(key, option["values"][0]) in kept_for
-            assert (project / path.format(name="hello")).exists() == kept, \
-                path
+            kept[path] = kept.get(path, True) and \
+                answers.get(key, option["values"][0]) in kept_for
+    for path, expected in kept.items():
+        assert (project / path.format(name="hello")).exists() == expected, \
+            path
     scripts = tomllib.loads(
         (project / "pyproject.toml").read_text())["project"]["scripts"]
     expected = {"aqctl_hello": "hello.aqctl_hello:main"}
@@ -409,3 +414,29 @@ def test_the_runtime_is_the_same_bytes_in_every_project(tmp_path, answers):
     name = answers.get("device_name", "hello")
     project = render_without_hooks(tmp_path, answers)
     assert tree_bytes(project / name / "ndsp_runtime") == tree_bytes(RUNTIME)
+
+
+@pytest.mark.parametrize("answers", PYMEASURE_COMBINATIONS[:3:2],
+                         ids=combination_id)
+def test_a_pymeasure_ndsp_names_its_class_and_pins_pymeasure(render,
+                                                             answers):
+    """The driver is the class, served: no driver code, no fake device;
+    pymeasure pinned to its minor release; the device_db entry and the
+    README's address are a VISA resource, the class's own address."""
+    project = render(**answers)
+    path = answers["pymeasure_class"]
+    class_name = path.rpartition(".")[2]
+    driver = (project / "hello" / "driver.py").read_text()
+    assert f'{class_name} = served_class("{path}")' in driver
+    assert not (project / "hello" / "fake_device.py").exists()
+    dependencies = tomllib.loads((project / "pyproject.toml").read_text())[
+        "project"]["dependencies"]
+    assert ndsp_extensions.PYMEASURE in dependencies
+    address = ndsp_extensions.DRIVER_SOURCES["pymeasure"]["address"]
+    assert f"-d {address}" in (project / "device_db.py").read_text()
+    readme = (project / "README.md").read_text()
+    assert f"-m hello.ndsp_runtime.pymeasure_export {path}" in readme
+    assert "fake_device.py" not in readme
+    controller = (project / "hello" / "aqctl_hello.py").read_text()
+    assert f"driver={class_name}," in controller
+    assert "FakeDevice" not in controller
