@@ -7,7 +7,9 @@ manual's form; both on one core, with their clients); one driver
 method's round-trip through each transport's fake instrument; returning
 1,000,000 float64 samples; large arrays through the client's bulk.py, up
 and down, against the limit of the same run (pyon encode plus decode of
-the same array) and against plain Client calls; and the generation time
+the same array) and against plain Client calls; the cold start of a
+served pymeasure class (Keithley2400) against the example NDSP's; and the
+generation time
 from a clean clone, with and without the post-generation checks and with a
 .venv in the clone, against cookiecutter's own cost (a one-file template).
 Needs sipyco and numpy; run from the repository:
@@ -430,6 +432,33 @@ def generation(folder, runs):
     return misses
 
 
+# The pymeasure class whose cold start is measured; pymeasure itself
+# (with pandas and pint) is most of it.
+PYMEASURE_CLASS = "pymeasure.instruments.keithley.Keithley2400"
+
+
+def pymeasure_cold_start(folder, runs):
+    """The cold start to the first ping() of a served pymeasure class,
+    against the example NDSP's, in alternating order: (pymeasure, example)
+    medians in seconds."""
+    projects = {}
+    for source, answers in (("example", []), ("pymeasure", [
+            "driver_source=pymeasure", f"pymeasure_class={PYMEASURE_CLASS}"])):
+        projects[source], _ = generate(folder / f"cold_{source}", "console",
+                                       False, *answers)
+        compile_as_installed(projects[source])
+    starts = {source: [] for source in projects}
+    for run in range(runs):
+        order = list(projects)[::1 - 2 * (run % 2)]
+        for source in order:
+            served = Served(generated_command(), projects[source])
+            client, started = served.first_ping()
+            starts[source].append(started)
+            served.stop(client)
+    return (statistics.median(starts["pymeasure"]),
+            statistics.median(starts["example"]))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
@@ -479,6 +508,10 @@ def main():
                 misses.append(f"{transport}: cold start or ping beyond "
                               f"{WITHIN:.2f}x the bare controller")
         misses += large_data(folder, 3 if args.quick else 5)
+        print("-- pymeasure (generated: the served Keithley2400; bare: the "
+              "example NDSP)")
+        row("cold start to first ping (median)",
+            *pymeasure_cold_start(folder, 3 if args.quick else 7))
         misses += generation(folder, 5 if args.quick else 9)
     shutil.rmtree(folder, ignore_errors=True)
     print("targets met" if not misses else "targets missed: "
