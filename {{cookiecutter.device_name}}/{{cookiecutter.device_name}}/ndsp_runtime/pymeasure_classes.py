@@ -13,6 +13,7 @@ class through this module.
 import dataclasses
 import importlib
 import inspect
+import re
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +36,12 @@ class Control:
     dynamic: bool
 
     @property
+    def deprecated(self):
+        """Whether pymeasure's docstring deprecates it for another member
+        (a note deprecating some of its values keeps it)."""
+        return is_deprecated(self.name, self.doc)
+
+    @property
     def readable(self):
         return self.get_command is not None
 
@@ -51,6 +58,21 @@ class Channel:
     attribute: str
     cls: type
     id: object
+
+
+DEPRECATION = re.compile(r"\.\. deprecated::(.*)", re.DOTALL)
+MEMBER_REFERENCE = re.compile(r":(?:attr|meth):`~?\.?([A-Za-z_][\w.]*)`")
+
+
+def is_deprecated(name, doc):
+    """Whether ``doc`` (pymeasure's docstring of ``name``) deprecates the
+    member in favour of another one."""
+    note = DEPRECATION.search(doc or "")
+    if note is None:
+        return False
+    named = {reference.rpartition(".")[2]
+             for reference in MEMBER_REFERENCE.findall(note.group(1))}
+    return bool(named - {name}) or not named
 
 
 def load(dotted_path):
