@@ -33,7 +33,8 @@ CONFLICTS = json.loads(r'''{{ conflicts | tojson }}''')
 MAX_NAME_LENGTH = 24
 MAX_TITLE_LENGTH = 60
 MAX_AUTHOR_LENGTH = 100
-MAX_CLASS_PATH_LENGTH = 100
+# The driver names the path on a line of its own, within 79 columns.
+MAX_CLASS_PATH_LENGTH = 68
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # What an NDSP, its tests and the tools that run them import, and its own
 # folders: a package of that name would shadow the real one.

@@ -145,7 +145,7 @@ CLASS_PATH_REJECTIONS = [
     ("pymeasure.instruments.class.Thing", "must be a module and a class"),
     ("pymeasure.instruments.keithley.Keithley2400; rm -rf",
      "must be a module and a class"),
-    ("pymeasure." + "x" * 100 + ".Y", "at most 100 characters"),
+    ("pymeasure." + "x" * 60 + ".Y", "at most 68 characters"),
     ("pymeasure.instruments.keithley.Keithley240",
      "pymeasure.instruments.keithley has no class Keithley240"),
     ("pymeasure.instruments.nowhere.Thing",

@@ -427,7 +427,7 @@ def test_a_pymeasure_ndsp_names_its_class_and_pins_pymeasure(render,
     path = answers["pymeasure_class"]
     class_name = path.rpartition(".")[2]
     driver = (project / "hello" / "driver.py").read_text()
-    assert f'{class_name} = served_class("{path}")' in driver
+    assert f'{class_name} = served_class(\n    "{path}")' in driver
     assert not (project / "hello" / "fake_device.py").exists()
     dependencies = tomllib.loads((project / "pyproject.toml").read_text())[
         "project"]["dependencies"]

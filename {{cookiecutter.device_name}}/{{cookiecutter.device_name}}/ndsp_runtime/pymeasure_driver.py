@@ -17,12 +17,18 @@ prompt during a long measurement.
 
 import asyncio
 import concurrent.futures
+import contextlib
 import dataclasses
 import enum
 import inspect
+import logging
 import numbers
+import queue
+import threading
 
 from . import pymeasure_classes
+
+logger = logging.getLogger(__name__)
 
 # The NDSP's own methods: a member of the same name is renamed.
 RESERVED = frozenset({"ping", "close", "open"})
@@ -34,6 +40,9 @@ NOT_SERVED = frozenset({"add_child", "remove_child", "control",
                         "get_channel_pairs"})
 # Annotations sipyco names and the client types arguments with.
 PLAIN_TYPES = (bool, int, float, str)
+# Seconds close() waits for a running call before it closes the
+# connection under it.
+CLOSE_TIMEOUT = 1.0
 # Format codes of set commands, and the type each sends.
 FORMAT_TYPES = {"d": int, "i": int, "g": float, "f": float, "e": float,
                 "G": float, "E": float, "F": float}
@@ -133,6 +142,10 @@ def _value_type(control):
         types = {type(value) for value in values}
     else:
         types = set()
+    if types and types <= {int, float}:
+        # A range or set of numbers: float if any is, or if sent as one.
+        if float in types or _format_type(control) is float:
+            types = {float}
     if len(types) == 1 and next(iter(types)) in PLAIN_TYPES:
         kind = next(iter(types))
         if kind is int and not isinstance(values, dict) and \
@@ -214,6 +227,54 @@ def plain(result):
     return str(result)
 
 
+@contextlib.contextmanager
+def _quiet_pyvisa():
+    """pyvisa logs a warning before it refuses an address it cannot
+    parse: the controller's one error line says it (-v shows both)."""
+    pyvisa_log = logging.getLogger("pyvisa")
+    level = pyvisa_log.level
+    if not pyvisa_log.isEnabledFor(logging.INFO):
+        pyvisa_log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        pyvisa_log.setLevel(level)
+
+
+class Worker:
+    """The one thread that talks to the instrument: calls run in it one at
+    a time, in order. A daemon, so that a call that never ends (waiting
+    for a buffer that never fills) cannot keep the controller from
+    exiting."""
+
+    def __init__(self, name):
+        self.calls = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._serve, name=name,
+                                       daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            call = self.calls.get()
+            if call is None:
+                return
+            function, future = call
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(function())
+                except BaseException as error:
+                    future.set_exception(error)
+
+    def run(self, function):
+        """``function()``'s result, awaitable."""
+        future = concurrent.futures.Future()
+        self.calls.put((function, future))
+        return asyncio.wrap_future(future)
+
+    def stop(self):
+        self.calls.put(None)
+
+
 class ServedInstrument:
     """The served driver's base: opens the instrument, runs its calls in
     one worker thread, answers ping() itself, closes it."""
@@ -247,13 +308,12 @@ class ServedInstrument:
     async def open(cls, address, options):
         """The instrument at ``address`` (None: simulated), opened in the
         worker thread."""
-        worker = concurrent.futures.ThreadPoolExecutor(
-            1, thread_name_prefix=cls.__name__)
+        worker = Worker(cls.__name__)
         try:
-            instrument = await asyncio.get_running_loop().run_in_executor(
-                worker, cls._instrument_at, address, options)
+            instrument = await worker.run(
+                lambda: cls._instrument_at(address, options))
         except BaseException:
-            worker.shutdown(wait=False)
+            worker.stop()
             raise
         return cls(instrument, worker)
 
@@ -270,7 +330,8 @@ class ServedInstrument:
         if options.baudrate is not None and address.upper().startswith(
                 "ASRL"):
             settings["baud_rate"] = options.baudrate
-        return cls.instrument_class(address, **settings)
+        with _quiet_pyvisa():
+            return cls.instrument_class(address, **settings)
 
     async def ping(self):
         """Whether the instrument is open: answered by the controller,
@@ -279,15 +340,21 @@ class ServedInstrument:
         return not self._closed
 
     async def close(self):
-        """Close the instrument's connection, then the worker."""
+        """Close the instrument's connection, then the worker: in the
+        worker, after the call it runs, or at once if that call does not
+        end within CLOSE_TIMEOUT seconds."""
         if self._closed:
             return
         self._closed = True
+        closing = self._worker.run(self._instrument.adapter.close)
         try:
-            await asyncio.get_running_loop().run_in_executor(
-                self._worker, self._instrument.adapter.close)
+            await asyncio.wait_for(asyncio.shield(closing), CLOSE_TIMEOUT)
+        except asyncio.TimeoutError:
+            logger.warning("a call to the instrument is still running: "
+                           "closing its connection anyway")
+            self._instrument.adapter.close()
         finally:
-            self._worker.shutdown(wait=False)
+            self._worker.stop()
 
     async def _call(self, channel, action):
         """``action(target)`` in the worker, the target being the
@@ -327,8 +394,7 @@ class ServedInstrument:
     async def _run(self, function):
         if self._closed:
             raise ConnectionError("the instrument is closed")
-        return await asyncio.get_running_loop().run_in_executor(
-            self._worker, function)
+        return await self._worker.run(function)
 
 
 def _rpc_function(method):

@@ -168,7 +168,8 @@ def round_trips(instrument_class):
     found = []
     for prefix, owner in owners:
         for control in pymeasure_classes.controls(owner):
-            if not (control.readable and control.writable):
+            if control.deprecated or not (control.readable and
+                                          control.writable):
                 continue
             value, refused = example_values(control)
             if value is not None:
