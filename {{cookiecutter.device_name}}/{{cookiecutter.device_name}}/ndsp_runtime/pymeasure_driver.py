@@ -25,6 +25,7 @@ import logging
 import numbers
 import queue
 import threading
+import warnings
 
 from . import pymeasure_classes
 
@@ -319,6 +320,18 @@ class ServedInstrument:
 
     @classmethod
     def _instrument_at(cls, address, options):
+        # pymeasure warns its developers while a class starts (a member
+        # deprecated, SCPI support unknown): -v shows it, not stderr,
+        # where a controller's error is one line.
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
+            instrument = cls._opened(address, options)
+        for warning in warned:
+            logger.info("pymeasure: %s", warning.message)
+        return instrument
+
+    @classmethod
+    def _opened(cls, address, options):
         if address is None:
             from . import pymeasure_fake
 

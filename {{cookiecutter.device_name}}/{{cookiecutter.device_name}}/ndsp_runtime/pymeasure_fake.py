@@ -151,8 +151,10 @@ def simulated_instrument(instrument_class, yaml_file=None):
     except OSError as error:
         raise OSError(f"cannot read --simulation-yaml {yaml_file}: "
                       f"{error.strerror or error}") from None
+    # The file's messages end with a line feed, whatever the class's.
     return instrument_class(SIMULATED_RESOURCE,
-                            visa_library=f"{yaml_file}@sim")
+                            visa_library=f"{yaml_file}@sim",
+                            read_termination="\n", write_termination="\n")
 
 
 SIMULATED_RESOURCE = "ASRL1::INSTR"
@@ -223,7 +225,10 @@ def yaml_for(instrument_class):
     on the resource --simulation-yaml opens."""
     lines = ['spec: "1.1"', "devices:", "  device 1:", "    eom:",
              "      ASRL INSTR:", '        q: "\\n"', '        r: "\\n"',
-             '    error: ERROR', "    dialogues:",
+             # A command it does not know gets no reply (the class writes
+             # some while it starts); a query it does not know, ERROR.
+             "    error:", "      response:", '        query_error: "ERROR"',
+             "    dialogues:",
              '      - q: "*IDN?"',
              f'        r: "Simulated,{instrument_class.__name__},0,yaml"',
              "    properties:"]
