@@ -11,6 +11,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from packaging.requirements import Requirement
 
 from conftest import (COVERING, HAS_SIPYCO, PYMEASURE_INSTALLED,
                       combination_id, run_python)
@@ -143,8 +144,9 @@ def test_wheel_holds_the_package_scripts_and_metadata(installed):
                     for line in metadata.splitlines()
                     if line.startswith("Requires-Dist: ")
                     and "extra ==" not in line]
-    assert requirements == ndsp_extensions.project_dependencies(
-        installed.answers)
+    assert requirements == [  # as the metadata writes them
+        str(Requirement(requirement)) for requirement in
+        ndsp_extensions.project_dependencies(installed.answers)]
     assert requirements[0] == "sipyco>=1.10"
     assert f"License-Expression: {installed.answers['license']}\n" in \
         metadata
@@ -302,7 +304,8 @@ RPCTOOL_CALLS = {
     # Agilent33500's own formatting and validation, on its simulation.
     "pymeasure": [(["call", "ch_2_set_frequency", "1500.0"], ""),
                   (["call", "ch_2_get_frequency"], "1500.0\n"),
-                  (["call", "ch_1_get_frequency"], "1000.0\n")],
+                  # Not set: the range's lower bound.
+                  (["call", "ch_1_get_frequency"], "1e-06\n")],
 }
 
 
