@@ -301,11 +301,11 @@ RPCTOOL_CALLS = {
     "console": [(["call", "message", '"from rpctool"'], "")],
     "scpi": [(["call", "set_voltage", "12.5"], ""),
              (["call", "get_voltage"], "12.5\n")],
-    # Agilent33500's own formatting and validation, on its simulation.
-    "pymeasure": [(["call", "ch_2_set_frequency", "1500.0"], ""),
-                  (["call", "ch_2_get_frequency"], "1500.0\n"),
-                  # Not set: the range's lower bound.
-                  (["call", "ch_1_get_frequency"], "1e-06\n")],
+    # ThorlabsPro8000's own formatting and validation, on its simulation.
+    "pymeasure": [(["call", "set_LDCCurrent", "0.25"], ""),
+                  (["call", "get_LDCCurrent"], "0.25\n"),
+                  # Not set: its first allowed value.
+                  (["call", "get_LDCStatus"], "'ON'\n")],
 }
 
 
