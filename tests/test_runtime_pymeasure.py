@@ -167,6 +167,29 @@ def test_the_class_alone_gives_what_an_instance_has(path):
         assert hasattr(type(target), method.member), method.name
 
 
+@pytest.mark.skipif(not HAS_SIPYCO, reason="sipyco is not installed: the "
+                    "client is built on sipyco's command-line helpers")
+@pytest.mark.parametrize("path", PYMEASURE_CLASSES, ids=IDS)
+def test_the_clients_arguments_are_typed_by_the_annotations(path):
+    from ndsp_runtime import client
+
+    parser = client.argparser(SERVED[path], "hello", "Hello", 1234)
+    commands = next(action for action in parser._actions
+                    if hasattr(action, "choices") and action.choices)
+    setters = [method.name for method in pymeasure_driver.rpc_methods(
+        SERVED[path].instrument_class) if method.kind == "set"]
+    assert setters and set(setters) <= set(commands.choices)
+    for name in setters:
+        annotation = inspect.signature(
+            getattr(SERVED[path], name)).parameters["value"].annotation
+        [value] = [action for action in commands.choices[name]._actions
+                   if action.dest == "argument:value"]
+        if annotation in (int, float):
+            assert value.type is annotation, name
+        elif annotation is bool:
+            assert value.type is not None and value.type("no") is False
+
+
 def test_results_are_plain():
     numpy = pytest.importorskip("numpy")
     pandas = pytest.importorskip("pandas")
