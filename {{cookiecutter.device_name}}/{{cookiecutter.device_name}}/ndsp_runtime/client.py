@@ -180,7 +180,7 @@ def add_commands(parser, driver):
         docstring = inspect.getdoc(method) or ""
         command = commands.add_parser(
             name, help=literal(first_sentence(docstring)),
-            description=docstring,
+            description=literal(plain_text(docstring)),
             formatter_class=argparse.RawDescriptionHelpFormatter)
         parameters = call_parameters(driver, name)
         options = by_option(parameters)
@@ -213,9 +213,20 @@ def call_parameters(driver, name):
     return parameters[1:]
 
 
+# reST's roles, as pymeasure's docstrings hold them: :attr:`~.voltage`.
+ROLE = re.compile(r":[a-z:]+:`~?\.?([^`]*)`")
+
+
+def plain_text(docstring):
+    """The docstring as text: a role shows its target, and no backquote
+    is left (a help text is no reST, and the docs' argparse directive
+    cannot read roles)."""
+    return ROLE.sub(r"\1", docstring).replace("`", "")
+
+
 def first_sentence(docstring):
-    """The docstring's first sentence, whole, on one line."""
-    paragraph = " ".join(docstring.split("\n\n")[0].split())
+    """The docstring's first sentence, whole, on one line, as text."""
+    paragraph = " ".join(plain_text(docstring).split("\n\n")[0].split())
     end = re.search(r"[.!?](?=\s|$)", paragraph)
     return paragraph[:end.end()] if end else paragraph
 
