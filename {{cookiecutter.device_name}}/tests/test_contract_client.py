@@ -29,6 +29,7 @@ CLIENT = importlib.import_module(f"{NAME}.aqcli_{NAME}")
 get_argparser, main = CLIENT.get_argparser, CLIENT.main
 from {{ name }}.driver import {{ cookiecutter.__driver_class }} as Driver
 from {{ name }}.ndsp_runtime import bulk
+from {{ name }}.ndsp_runtime.client import first_sentence
 from {{ name }}.ndsp_runtime.client import (
     call_arguments, output_lines, progress_bar)
 
@@ -120,9 +121,9 @@ def test_every_driver_method_is_a_command_with_its_summary():
     text = " ".join(get_argparser().format_help().split())
     for name, method in commands().items():
         assert f" {name} " in text
-        # The first sentence: what the help shows.
-        summary = " ".join(inspect.getdoc(method).split("\n")[0].split())
-        assert summary.split(". ")[0][:30] in text
+        # What the help shows: the first sentence, as plain text.
+        summary = first_sentence(inspect.getdoc(method))
+        assert summary[:30] in text
 
 
 @pytest.mark.parametrize("name", sorted(commands()))
