@@ -2,8 +2,11 @@
 command per public method of a driver class, its arguments mapped the way
 Python binds them."""
 
+import argparse
 import inspect
+import io
 import sys
+import textwrap
 
 import pytest
 
@@ -129,3 +132,61 @@ def test_first_sentence():
     assert client.first_sentence("Version 1.2 works.\n\nMore.") == \
         "Version 1.2 works."
     assert client.first_sentence("") == ""
+
+
+@pytest.mark.parametrize("docstring, text", [
+    ("Set :attr:`~.voltage` to ``x``.", "Set voltage to x."),
+    ("Range.\n\n.. note::\n   Global.", "Range.\n\nNote:\n   Global."),
+    ("Old.\n\n    .. deprecated:: 0.13\n        Use y.",
+     "Old.\n\n    Deprecated (0.13):\n        Use y."),
+    (".. code-block:: python", "Code block (python):")],
+    ids=["role", "directive", "with-argument", "hyphenated"])
+def test_help_texts_are_plain_text(docstring, text):
+    """What a terminal shows, and the docs' argparse directive reads
+    without Sphinx (it cannot run Sphinx's own directives)."""
+    assert client.plain_text(docstring) == text
+
+
+class Documented:
+    """A driver whose docstrings are reST, as pymeasure's are."""
+
+    def get_level(self):
+        """Get the level, see :attr:`~.limit`.
+
+        .. deprecated:: 0.13
+           Use ``*LVL?``, 100 % of it.
+
+        Command: ``:LEVel %g``.
+        """
+
+
+def command_help(driver, name):
+    parser = client.argparser(driver, "shapes", "Shapes", 1234)
+    [commands] = [action for action in parser._actions
+                  if isinstance(action, argparse._SubParsersAction)]
+    return commands.choices[name]
+
+
+def test_a_commands_help_is_its_docstring_as_plain_text():
+    text = command_help(Documented, "get_level").format_help()
+    assert textwrap.dedent("""\
+        Get the level, see limit.
+
+        Deprecated (0.13):
+           Use *LVL?, 100 % of it.
+
+        Command: :LEVel %g.
+        """) in text
+
+
+def test_a_commands_description_is_reST_that_docutils_reads():
+    """What the docs' argparse directive parses, without Sphinx: no role
+    or directive of Sphinx's, no warning."""
+    docutils = pytest.importorskip("docutils.core")
+    description = command_help(Documented, "get_level").description
+    warnings = io.StringIO()
+    html = docutils.publish_string(
+        description, writer="html", settings_overrides={
+            "warning_stream": warnings, "report_level": 1}).decode()
+    assert warnings.getvalue() == ""
+    assert "<tt" in html or "<code" in html  # the literals stay literal

@@ -23,6 +23,7 @@ import pathlib
 import re
 import secrets
 import sys
+import textwrap
 import typing
 import warnings
 
@@ -180,8 +181,8 @@ def add_commands(parser, driver):
         docstring = inspect.getdoc(method) or ""
         command = commands.add_parser(
             name, help=literal(first_sentence(docstring)),
-            description=literal(plain_text(docstring)),
-            formatter_class=argparse.RawDescriptionHelpFormatter)
+            description=docutils_text(docstring),
+            formatter_class=CommandHelp)
         parameters = call_parameters(driver, name)
         options = by_option(parameters)
         for parameter in parameters:
@@ -215,13 +216,38 @@ def call_parameters(driver, name):
 
 # reST's roles, as pymeasure's docstrings hold them: :attr:`~.voltage`.
 ROLE = re.compile(r":[a-z:]+:`~?\.?([^`]*)`")
+# reST's directives: ".. note::", ".. deprecated:: 0.13".
+DIRECTIVE = re.compile(r"^(\s*)\.\. ([\w-]+)::[ \t]*(.*)$", re.MULTILINE)
+
+
+def directive_as_heading(match):
+    indent, name, argument = match.groups()
+    name = name.replace("-", " ").capitalize()
+    return f"{indent}{name} ({argument}):" if argument else f"{indent}{name}:"
+
+
+def docutils_text(docstring):
+    """The docstring as reST that docutils alone reads: a role becomes a
+    literal of its target, a directive a heading (``Note:``). The docs'
+    argparse directive parses a command's description without Sphinx,
+    which knows neither Sphinx's roles nor its directives."""
+    return DIRECTIVE.sub(directive_as_heading,
+                         ROLE.sub(r"``\1``", docstring))
 
 
 def plain_text(docstring):
-    """The docstring as text: a role shows its target, and no backquote
-    is left (a help text is no reST, and the docs' argparse directive
-    cannot read roles)."""
-    return ROLE.sub(r"\1", docstring).replace("`", "")
+    """The docstring as a terminal shows it: no role, directive or
+    backquote left."""
+    return docutils_text(docstring).replace("`", "")
+
+
+class CommandHelp(argparse.RawDescriptionHelpFormatter):
+    """A command's description, the method's docstring, as plain text with
+    its own line breaks; never %-formatted (it is no format string)."""
+
+    def _format_text(self, text):
+        indent = " " * self._current_indent
+        return textwrap.indent(plain_text(text), indent) + "\n\n"
 
 
 def first_sentence(docstring):
