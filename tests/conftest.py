@@ -113,18 +113,19 @@ def product(options):
             if allowed(combination)]
 
 
-def pairwise_covering(options, tries=50):
+def pairwise_covering(options, meet=lambda a, b: True, tries=50):
     """Few allowed combinations of the options' values in which every two
-    values of two options that may meet do meet at least once. Greedy: the
-    defaults first, then the combination that meets the most pairs not yet
-    met; the smallest set of a few tries, each breaking ties in its own
-    (seeded, so always the same) order."""
+    values of two options that may meet (``meet(a, b)``, the options' keys)
+    do meet at least once. Greedy: the defaults first, then the
+    combination that meets the most pairs not yet met; the smallest set of
+    a few tries, each breaking ties in its own (seeded, so always the
+    same) order."""
     keys = list(options)
     candidates = product(options)
 
     def pairs(combination):
         return {((a, combination[a]), (b, combination[b]))
-                for a, b in itertools.combinations(keys, 2)}
+                for a, b in itertools.combinations(keys, 2) if meet(a, b)}
 
     def greedy(order):
         unmet = set().union(*map(pairs, candidates))
@@ -150,24 +151,49 @@ CODE_VALUES = {key: option["values"] for key, option in CODE_OPTIONS.items()}
 COMBINATIONS = product(CODE_VALUES)
 
 
+# The options that change the code of every file: the example device (the
+# transport) and driver_api. Every value of theirs meets every value of
+# every option; the add-ons, each a file of its own, meet each of theirs,
+# not each other.
+EVERYWHERE = ("transport", "driver_api")
+
+
+def by_libraries(transports):
+    """The transports, the one with the most libraries first, then the one
+    with the fewest, and so on inwards: the rows of a device take the
+    extremes of its dependencies first."""
+    records = ndsp_extensions.TRANSPORTS
+    ordered = sorted(transports, key=lambda name: -len(
+        records[name]["libraries"]))
+    return [ordered.pop(-(number % 2)) for number in range(len(ordered))]
+
+
 def device_covering(values):
-    """A pairwise covering set in which the transport counts by its example
-    device (every transport ships in every project: the answer changes
-    the code through the device alone), each transport on some row."""
+    """A covering set in which every value of an option in EVERYWHERE
+    meets every value of every other option, the transport counted by its
+    example device (every transport ships in every project: the answer
+    changes the code through the device alone, and the dependencies
+    through its libraries). A device's rows, the one with the fewest
+    add-ons first, take its transports in the order of by_libraries: a
+    transport left out has libraries that a transport on a row has too (a
+    test checks it), and the widest transport's project, installed with
+    only what its workflow installs, has no mediator, whose tests need the
+    ARTIQ that the workflow does not install."""
     records = ndsp_extensions.TRANSPORTS
     devices = {}  # device -> its transports, the first standing for all
     for transport in values["transport"]:
         devices.setdefault(records[transport]["device"], []).append(transport)
-    rows = pairwise_covering(dict(values, transport=[
-        transports[0] for transports in devices.values()]))
+    rows = pairwise_covering(
+        dict(values, transport=[transports[0]
+                                for transports in devices.values()]),
+        meet=lambda a, b: a in EVERYWHERE or b in EVERYWHERE)
     for transports in devices.values():
-        mine = [row for row in rows if row["transport"] == transports[0]]
-        for number, transport in enumerate(transports):
-            if number < len(mine):
-                mine[number]["transport"] = transport
-            else:
-                rows.append(dict(mine[number % len(mine)],
-                                 transport=transport))
+        mine = sorted((row for row in rows
+                       if row["transport"] == transports[0]),
+                      key=lambda row: sum(row[key] is True for key in row))
+        for row, transport in zip(mine, itertools.cycle(
+                by_libraries(transports))):
+            row["transport"] = transport
     return rows
 
 

@@ -17,6 +17,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from conftest import (CODE_OPTIONS, CODE_VALUES, COMBINATIONS, COVERING,
+                      EVERYWHERE, by_libraries,
                       PYMEASURE_COMBINATIONS, QUESTIONS, TEMPLATE,
                       answers_for, combination_id, generate,
                       render_without_hooks, run_python)
@@ -212,8 +213,11 @@ def test_every_path_in_the_registry_exists():
 
 
 def pairs_met(combinations, values):
+    """The pairs of values that meet, of two options one of which changes
+    every file (EVERYWHERE)."""
     return {(a, c[a], b, c[b]) for c in combinations
-            for a, b in itertools.combinations(values, 2)}
+            for a, b in itertools.combinations(values, 2)
+            if a in EVERYWHERE or b in EVERYWHERE}
 
 
 def by_device(combinations):
@@ -222,18 +226,27 @@ def by_device(combinations):
 
 
 def test_the_covering_set_meets_every_pair_that_may_meet():
-    """Every pair of values, the transport counted by its example device,
-    and every transport on some row."""
+    """Every value of the example device and of driver_api with every value
+    of every option; a transport left out has its libraries on a row."""
+    transports = ndsp_extensions.TRANSPORTS
     device_values = dict(CODE_VALUES, transport=sorted(
-        {record["device"] for record in ndsp_extensions.TRANSPORTS.values()}))
+        {record["device"] for record in transports.values()}))
     assert pairs_met(by_device(COVERING), device_values) == \
         pairs_met(by_device(COMBINATIONS), device_values)
-    assert {answers["transport"] for answers in COVERING} == \
-        set(CODE_VALUES["transport"])
+    installed = {answers["transport"] for answers in COVERING}
+    for name, record in transports.items():
+        assert any(set(record["libraries"]) <= set(
+            transports[other]["libraries"]) and record["device"] ==
+            transports[other]["device"] for other in installed), name
     assert COVERING[0] == {key: values[0]
                            for key, values in CODE_VALUES.items()}
-    # 2 devices and 4 yes/no options need 6; 64 combinations are allowed.
-    assert len(COVERING) <= 6
+    # 2 devices times 2 driver_apis; 64 combinations are allowed.
+    assert len(COVERING) == 4
+
+
+def test_the_transports_take_the_extremes_of_their_libraries_first():
+    assert by_libraries(["serial", "tcp", "visa"]) == \
+        ["visa", "tcp", "serial"]
 
 
 def test_conflicting_answers_are_left_out():
