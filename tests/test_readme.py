@@ -79,9 +79,13 @@ def stock(tmp_path_factory, keep_out_of_home):
                     "(PEP 668) on this machine")
     home = tmp_path_factory.mktemp("newcomer")
     config = keep_out_of_home / "cookiecutter.yaml"
+    # PIP_COMPILE: pip installs as it would, but leaves byte-compiling
+    # (400 MB of packages, half its time) to Python, module by module as
+    # the suite imports them.
     return lambda command, cwd, **environment: run_stock(
         command, cwd, home, COOKIECUTTER_CONFIG=str(config),
-        PIP_CACHE_DIR=str(keep_out_of_home / "pip-cache"), **environment)
+        PIP_CACHE_DIR=str(keep_out_of_home / "pip-cache"),
+        PIP_COMPILE="false", **environment)
 
 
 def test_system_wide_pip_is_refused(stock, clone):
@@ -114,20 +118,21 @@ def test_test_command_on_a_stock_python(stock, clone, generated, tmp_path):
     assert (clone / "hello").is_dir() and (clone / ".venv").is_dir()
     _, test = readme_commands()
     ran = stock(test, clone, **{INSIDE_STOCK_RUN: "1"}, PYTEST_ADDOPTS=(
-        f"-n 0 -p no:cacheprovider --basetemp={tmp_path / 'run'} "
-        + " ".join(STOCK_SUBSET)))
+        f"-n 0 -p no:cacheprovider --basetemp={tmp_path / 'run'} -k '"
+        + " or ".join(STOCK_SUBSET) + "'"))
     assert ran.returncode == 0, ran.stdout + ran.stderr
     summary = ran.stdout.strip().splitlines()[-1]
     passed = re.search(r"(\d+) passed", summary)
     assert passed and int(passed[1]) >= len(STOCK_SUBSET), ran.stdout
-    assert not re.search("skipped|deselected|failed|error", summary), \
-        ran.stdout
-    # In the environment that the command made.
-    collected = stock(".venv/bin/python -m pytest --collect-only -q", clone)
-    assert collected.returncode == 0, collected.stdout + collected.stderr
-    count = re.search(r"^(\d+) tests collected", collected.stdout,
-                      re.MULTILINE)
-    assert count and int(count[1]) > 100, collected.stdout
+    assert not re.search("failed|error", summary), ran.stdout
+    # The rest of the suite collected (the README's command, with pytest's
+    # own options from pytest.ini), and left out by -k; the modules that
+    # need sipyco, which this Python lacks, skipped as they are imported.
+    deselected = re.search(r"(\d+) deselected", summary)
+    assert deselected and int(deselected[1]) > 100, ran.stdout
+    skips = [line for line in ran.stdout.splitlines()
+             if line.startswith("SKIPPED")]
+    assert all("sipyco is not installed" in line for line in skips), skips
 
 
 # --- what the installed projects take from the Python running the suite --
@@ -238,7 +243,7 @@ def test_flake8_passes_on_the_template_itself():
 # What the stock Python runs of the suite (test_test_command_on_a_stock_
 # python): the unpacking, the environments of the installed projects, and
 # flake8 over a clone that holds what the README's commands made.
-STOCK_SUBSET = [f"tests/test_readme.py::{test.__name__}" for test in (
+STOCK_SUBSET = [test.__name__ for test in (
     test_unpacking_extracts_an_sdist,
     test_unpacking_refuses_a_member_outside_the_folder,
     test_an_environment_sees_a_site_folders_pth_files,
