@@ -14,6 +14,7 @@ import contextlib
 import os
 import pathlib
 import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -83,14 +84,18 @@ class Controller:
         self.log.seek(0)
         return self.log.read()
 
-    def stop(self):
-        """terminate over RPC: its exit code, and what it logged."""
+    def stop(self, how="terminate"):
+        """terminate over RPC, or the signal ``how`` ("SIGTERM"): its exit
+        code, and what it logged."""
         try:
-            client = self.client()
-            try:
-                client.terminate()
-            finally:
-                client.close_rpc()
+            if how == "terminate":
+                client = self.client()
+                try:
+                    client.terminate()
+                finally:
+                    client.close_rpc()
+            else:
+                self.process.send_signal(getattr(signal, how))
             code = self.process.wait(STARTUP_TIMEOUT)
         finally:
             if self.process.poll() is None:

@@ -12,6 +12,7 @@ device, and must keep passing unchanged."""
 import argparse
 import inspect
 
+import numpy
 import pytest
 
 from {{ name }}.driver import {{ cookiecutter.__driver_class }} as Driver

@@ -15,6 +15,7 @@ import inspect
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy
 import pytest
 
 from conftest import NAME, SIPYCO_MISSING, run_controller
@@ -102,11 +103,9 @@ def test_ping_is_false_when_the_device_stops_answering(driver, device, call):
     assert call(driver.ping()) is False
 
 
-def test_a_wrong_type_over_rpc_is_the_callers_error(start_controller):
+def test_a_wrong_type_over_rpc_is_the_callers_error(served):
     """The client gets the TypeError; the controller keeps serving."""
-    pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
-    controller = start_controller("--simulation")
-    client = controller.client()
+    client = served.client()
     try:
         for volts in ("5", [5.0], None):
             with pytest.raises(TypeError, match="volts must be a number"):
@@ -130,13 +129,11 @@ def test_a_ramp_is_refused_before_its_first_step(driver, device, call,
     assert device.voltage == 0.0
 
 
-def test_ping_during_a_ramp(start_controller):
+def test_ping_during_a_ramp(served):
     """asyncio: a long call does not hold the others, artiq_ctlmgr's ping
     among them. sync: calls are served one at a time, so ping() answers
     once the ramp has ended, and never interleaves with it."""
-    pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
-    controller = start_controller("--simulation")
-    ramping, pinging = controller.client(), controller.client()
+    ramping, pinging = served.client(), served.client()
     try:
         with ThreadPoolExecutor(1) as pool:
             ramp = pool.submit(ramping.ramp_voltage, 8.0, 10.0)  # 0.8 s

@@ -34,7 +34,7 @@ def test_no_more_than_the_memory_depth_is_acquired_or_loaded(driver, call):
     with pytest.raises(ValueError, match="more than an acquisition holds"):
         call(driver.acquire(100_000_000))
     with pytest.raises(ValueError, match="more than the waveform memory"):
-        call(driver.upload([0.0] * (driver.MEMORY_DEPTH + 1)))
+        call(driver.upload(numpy.zeros(driver.MEMORY_DEPTH + 1)))
     assert call(driver.checksum()) == 5.0
 
 

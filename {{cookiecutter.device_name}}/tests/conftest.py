@@ -213,16 +213,28 @@ def start_controller():
         controller.kill()
 
 
-@pytest.fixture(scope="module")
-def served():
-    """One simulation for a module's tests that only call it; it must stop
-    cleanly on terminate once they are done."""
+def serve_until_terminated(*arguments, **options):
+    """A controller for the tests that only call it; once they are done,
+    it must stop cleanly on terminate. (A start costs a Python and sipyco
+    each: a few tenths of a second.)"""
     pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
-    controller = Controller("--simulation")
+    controller = Controller(*arguments, **options)
     controller.client().close_rpc()  # it listens
     yield controller
     code, _, stderr = controller.terminate_over_rpc()
     assert code == 0, stderr
+
+
+@pytest.fixture(scope="session")
+def served():
+    """One simulation, for every test that only calls it."""
+    yield from serve_until_terminated("--simulation")
+
+
+@pytest.fixture(scope="session")
+def ssl_served():
+    """One simulation that requires SSL, terminated over SSL."""
+    yield from serve_until_terminated("--simulation", ssl=True)
 
 
 @pytest.fixture
@@ -230,9 +242,3 @@ def unopenable_device():
     """An address at which nothing answers: a loopback port nothing
     listens on."""
     return f"127.0.0.1:{free_port()}"
-
-
-@pytest.fixture
-def simulation(start_controller):
-    """A controller serving the simulated device."""
-    return start_controller("--simulation")

@@ -169,15 +169,12 @@ def test_ping_through_the_console_script(served):
     assert result.stdout == "True\n"
 
 
-def test_ssl_with_the_trusted_certificate(start_controller, monkeypatch,
-                                          capsys):
+def test_ssl_with_the_trusted_certificate(ssl_served, monkeypatch, capsys):
     """--ssl on both ends: the client's certificate, which the controller
     trusts (tests/test_contract_ssl.py: the ones it refuses)."""
     from certificates import client_ssl_arguments
 
-    controller = start_controller("--simulation", ssl=True)
-    controller.client().close_rpc()  # it listens
-    port = controller.port
+    port = ssl_served.port
     assert run_main(monkeypatch, capsys, port, "ping", connection=[
         "-s", "127.0.0.1", "-p", str(port), *client_ssl_arguments()]) == \
         (0, "True\n", "")

@@ -5,7 +5,7 @@ yours."""
 
 import pytest
 
-from conftest import NAME, SIPYCO_MISSING, Controller, run_controller
+from conftest import NAME, SIPYCO_MISSING, run_controller
 
 pytest.importorskip("sipyco", reason=SIPYCO_MISSING)
 from sipyco.pc_rpc import Client
@@ -13,33 +13,23 @@ from sipyco.pc_rpc import Client
 from certificates import client_ssl_config
 
 
-@pytest.fixture(scope="module")
-def served():
-    """A simulation that requires SSL; it must stop cleanly on
-    terminate, asked over SSL."""
-    controller = Controller("--simulation", ssl=True)
-    yield controller
-    code, _, stderr = controller.terminate_over_rpc()
-    assert code == 0, stderr
-
-
-def test_the_trusted_client_is_served(served):
-    assert served.ping() is True
+def test_the_trusted_client_is_served(ssl_served):
+    assert ssl_served.ping() is True
 
 
 @pytest.mark.parametrize("ssl_config", [
     pytest.param(None, id="plain"),
     pytest.param("stranger", id="untrusted-certificate"),
 ])
-def test_any_other_client_is_refused(served, ssl_config):
+def test_any_other_client_is_refused(ssl_served, ssl_config):
     if ssl_config:
         ssl_config = client_ssl_config(ssl_config)
     # Refused during the handshake, or closed at once.
     with pytest.raises((OSError, EOFError)):
-        client = Client("127.0.0.1", served.port, NAME, timeout=5,
+        client = Client("127.0.0.1", ssl_served.port, NAME, timeout=5,
                         ssl_config=ssl_config)
         client.close_rpc()
-    assert served.ping() is True  # and the controller keeps serving
+    assert ssl_served.ping() is True  # and it keeps serving
 
 
 def test_missing_certificate_files_give_one_error_line(tmp_path):
