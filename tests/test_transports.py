@@ -11,6 +11,7 @@ import socket
 import sys
 import threading
 import time
+import types
 
 import pytest
 
@@ -33,6 +34,11 @@ TIMEOUT = 0.2
 LATE = 0.3
 IDENTITY = "ACME,PSU-1,0,1.0"
 CLOSE = object()  # a reply that closes the connection
+
+try:
+    from serial.urlhandler import protocol_socket
+except ImportError:  # pyserial, the serial transport's extra
+    protocol_socket = None
 
 needs_pyvisa_py = pytest.mark.skipif(
     importlib.util.find_spec("pyvisa_py") is None,
@@ -148,7 +154,12 @@ LINKED = {
 
 
 @pytest.fixture(params=LINKED.values(), ids=LINKED.keys())
-def address(request, instrument):
+def address(request, instrument, monkeypatch):
+    if protocol_socket is not None:
+        # pyserial's socket:// waits 0.3 s after closing, in case the same
+        # server is dialled again at once: each test's instrument is new.
+        monkeypatch.setattr(protocol_socket, "time",
+                            types.SimpleNamespace(sleep=lambda seconds: None))
     return request.param(instrument.port)
 
 
