@@ -73,9 +73,11 @@ class Installed:
     --system-site-packages sees the system's.
     """
 
-    def __init__(self, answers, project, folder, sees=None):
+    def __init__(self, answers, project, folder, sees=None, resolve=True):
         """``sees``: the site folders the environment sees besides its
-        own; by default, this test run's (site_folders())."""
+        own; by default, this test run's (site_folders()). ``resolve``:
+        pip checks the dependencies, as for a user (with sipyco at hand; a
+        second or so); else installs the wheel alone."""
         self.answers = answers
         self.sdist, self.wheel = build(project, folder / "dist")
         unpack(self.sdist, folder / "unpacked")
@@ -83,8 +85,7 @@ class Installed:
         self.venv = folder / "venv"
         self.python, site_packages = virtual_environment(
             self.venv, site_folders() if sees is None else sees)
-        # With sipyco at hand, pip checks the dependencies as for a user.
-        wanted = ([f"{self.wheel}[test]"] if HAS_SIPYCO
+        wanted = ([f"{self.wheel}[test]"] if HAS_SIPYCO and resolve
                   else ["--no-deps", str(self.wheel)])
         check(run_python("-m", "pip", "--python", str(self.python),
                          "install", "-q", "--no-index", *wanted,
@@ -212,8 +213,8 @@ def link_top_level(distribution, folder):
 def build(project, folder):
     """``python -m build``: the sdist, then the wheel built from it. With
     this test run's setuptools (>= 77, requirements-test.txt): no
-    download."""
-    check(run_python("-m", "build", "--no-isolation", "--outdir",
+    download, and no check that it is there (-x: two processes fewer)."""
+    check(run_python("-m", "build", "--no-isolation", "-x", "--outdir",
                      str(folder), str(project), timeout=300))
     [sdist], [wheel] = folder.glob("*.tar.gz"), folder.glob("*.whl")
     return sdist, wheel
@@ -269,10 +270,11 @@ def ci_requirements(project):
 
 
 def install_and_test(answers, project, folder, tmp_path_factory,
-                     ctlmgr=True, sees=None):
-    """``project`` installed (seeing ``sees``, as Installed does); its own
-    suite run, then (with ``ctlmgr``) its artiq_ctlmgr test alone."""
-    installed = Installed(answers, project, folder, sees)
+                     ctlmgr=True, sees=None, resolve=True):
+    """``project`` installed (seeing ``sees``, resolving its dependencies
+    or not, as Installed does); its own suite run, then (with ``ctlmgr``)
+    its artiq_ctlmgr test alone."""
+    installed = Installed(answers, project, folder, sees, resolve)
     installed.suite = installed.pytest(
         "--ignore", "tests/test_contract_ctlmgr.py")
     if ctlmgr:

@@ -72,6 +72,27 @@ def widest_transport():
 CI_ROW = next(answers for answers in ROWS
               if answers["transport"] == widest_transport())
 CAN_LEND_WHAT_CI_INSTALLS = HAS_SIPYCO and importable("artiq_comtools")
+
+
+def dependencies(answers):
+    return set(ndsp_extensions.project_dependencies(answers))
+
+
+def fewest_holding_every_dependency(rows):
+    """Few rows whose dependencies, together, are every row's: the one
+    with the most not yet held first."""
+    unheld, chosen = set().union(*map(dependencies, rows)), []
+    while unheld:
+        chosen.append(max(rows, key=lambda answers: len(
+            dependencies(answers) & unheld)))
+        unheld -= dependencies(chosen[-1])
+    return chosen
+
+
+# The rows whose dependencies pip resolves, as for a user (a second or so
+# each): every requirement that a row names, on one of them; the others'
+# wheels are installed alone.
+RESOLVED_ROWS = fewest_holding_every_dependency(ROWS)
 # An /etc/hosts where localhost resolves to ::1 first, as on many desktops.
 LOCALHOST_IPV6_FIRST = "::1 localhost\n127.0.0.1 localhost\n"
 
@@ -94,7 +115,8 @@ def installations(render, tmp_path_factory):
                 if only_ci else None)
         installed = install_and_test(answers, project, folder,
                                      tmp_path_factory,
-                                     ctlmgr=answers in CTLMGR_ROWS, sees=sees)
+                                     ctlmgr=answers in CTLMGR_ROWS, sees=sees,
+                                     resolve=answers in RESOLVED_ROWS)
         if only_ci:
             installed.flake8 = installed.run(
                 str(installed.python), "-m", "flake8", cwd=installed.project)
@@ -153,6 +175,12 @@ def test_wheel_holds_the_package_scripts_and_metadata(installed):
         metadata
     for script in installed.scripts():
         assert f"{script} = hello.{script}:main" in entry_points
+
+
+def test_pip_resolves_every_requirement_on_some_row():
+    resolved = set().union(*map(dependencies, RESOLVED_ROWS))
+    assert all(dependencies(answers) <= resolved for answers in ROWS)
+    assert len(RESOLVED_ROWS) < len(ROWS)
 
 
 def test_sdist_holds_what_its_tests_and_users_need(installed, render):

@@ -78,8 +78,10 @@ def installations(render, tmp_path_factory):
         folder = tmp_path_factory.mktemp(key)
         project = port(project, answers, folder)
         checks = post_gen_checks(project, answers, folder)
+        # Its dependencies (the serial transport's, the client's) are
+        # resolved in test_generated.py's.
         installed = install_and_test(answers, project, folder,
-                                     tmp_path_factory)
+                                     tmp_path_factory, resolve=False)
         installed.checks = checks
         if HAS_SIPYCO:
             installed.session = client_session(installed)
