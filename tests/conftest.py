@@ -52,6 +52,21 @@ def keep_out_of_home(tmp_path_factory):
         yield folder
 
 
+# The long files first: pytest-xdist hands out whole files (--dist
+# loadfile) in the order collected (--no-loadscope-reorder), and a long
+# one handed out last would keep one core busy alone at the end. The
+# expensive checks (two installations at a time) beside files that use
+# one core each; the stock Python's pip after them.
+LONGEST_FIRST = ["test_generated.py", "test_render.py", "test_hooks.py",
+                 "test_publishing.py", "test_readme.py", "test_ported.py",
+                 "test_attacks.py", "test_port_binary.py"]
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: LONGEST_FIRST.index(item.path.name)
+               if item.path.name in LONGEST_FIRST else len(LONGEST_FIRST))
+
+
 def copy_template_files(destination):
     """Copy the template's files as git sees them (tracked, or new and not
     ignored) to ``destination``: no .git, virtual environment, caches or
