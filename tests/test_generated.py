@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from packaging.requirements import Requirement
 
-from conftest import (COVERING, HAS_SIPYCO, PYMEASURE_INSTALLED,
+from conftest import (COVERING, HAS_SIPYCO, PYMEASURE_INSTALLED, YES_NO,
                       combination_id, run_python)
 from installed import (HAS_ARTIQ, ci_requirements, expose, importable,
                        needed, assert_passed_or_skipped_for_a_reason,
@@ -124,8 +124,17 @@ def installations(render, tmp_path_factory):
             installed.session = rpctool_session(installed)
         return key, installed
 
+    def cost(key):
+        """The longest first, so that both threads end together: the
+        pymeasure NDSP's, then by the add-ons' tests and checks."""
+        answers, _ = projects[key]
+        return (answers.get("driver_source") == "pymeasure",
+                answers in CTLMGR_ROWS, answers in RPCTOOL_ROWS,
+                sum(answers[option] for option in YES_NO))
+
     with ThreadPoolExecutor(2) as pool:
-        installations = dict(pool.map(install, projects))
+        installations = dict(pool.map(install, sorted(
+            projects, key=cost, reverse=True)))
     # twine once for all: it takes a second to start. Wide, so that each
     # file's verdict is one line.
     twine = subprocess.run(
