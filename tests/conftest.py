@@ -62,9 +62,17 @@ LONGEST_FIRST = ["test_generated.py", "test_render.py", "test_hooks.py",
                  "test_attacks.py", "test_port_binary.py"]
 
 
-def pytest_collection_modifyitems(items):
+def pytest_collection_modifyitems(config, items):
+    """The long files first; deselected, the tests that a module says run
+    elsewhere (its RUN_ELSEWHERE, names of its tests)."""
     items.sort(key=lambda item: LONGEST_FIRST.index(item.path.name)
                if item.path.name in LONGEST_FIRST else len(LONGEST_FIRST))
+    elsewhere = [item for item in items if getattr(item, "originalname", None)
+                 in getattr(getattr(item, "module", None), "RUN_ELSEWHERE",
+                            ())]
+    if elsewhere:
+        config.hook.pytest_deselected(items=elsewhere)
+        items[:] = [item for item in items if item not in elsewhere]
 
 
 def copy_template_files(destination):

@@ -249,6 +249,10 @@ STOCK_SUBSET = [test.__name__ for test in (
     test_an_environment_sees_a_site_folders_pth_files,
     test_a_project_installs_as_the_expensive_checks_install_it,
     test_flake8_passes_on_the_template_itself)]
+# Where the stock Python runs them, they run there alone (deselected here:
+# conftest.py): they differ most between Pythons.
+RUN_ELSEWHERE = STOCK_SUBSET if externally_managed(STOCK_PYTHON) and not \
+    os.environ.get(INSIDE_STOCK_RUN) else []
 
 
 @pytest.mark.skipif(not (TEMPLATE / ".git").exists() or not shutil.which(
