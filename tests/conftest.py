@@ -52,21 +52,25 @@ def keep_out_of_home(tmp_path_factory):
         yield folder
 
 
-# The long files first: pytest-xdist hands out whole files (--dist
-# loadfile) in the order collected (--no-loadscope-reorder), and a long
-# one handed out last would keep one core busy alone at the end. The
-# expensive checks (two installations at a time) beside files that use
-# one core each; the stock Python's pip after them.
-LONGEST_FIRST = ["test_generated.py", "test_render.py", "test_hooks.py",
-                 "test_publishing.py", "test_readme.py", "test_ported.py",
-                 "test_attacks.py", "test_port_binary.py"]
+# The order in which pytest-xdist hands out whole files (--dist loadfile,
+# --no-loadscope-reorder): the expensive checks first (two installations
+# at a time), beside the files that mostly wait (on timeouts, on the
+# controllers they start), then the ones that keep a core busy, so that
+# neither core idles at the end.
+FILE_ORDER = ["test_generated.py", "test_transports.py",
+              "test_runtime_server.py", "test_runtime_client_io.py",
+              "test_runtime_pymeasure.py", "test_attacks.py",
+              "test_runtime_controller.py", "test_framing.py",
+              "test_runtime_client.py", "test_runtime_bulk.py",
+              "test_readme.py", "test_render.py", "test_hooks.py",
+              "test_publishing.py", "test_ported.py", "test_port_binary.py"]
 
 
 def pytest_collection_modifyitems(config, items):
-    """The long files first; deselected, the tests that a module says run
-    elsewhere (its RUN_ELSEWHERE, names of its tests)."""
-    items.sort(key=lambda item: LONGEST_FIRST.index(item.path.name)
-               if item.path.name in LONGEST_FIRST else len(LONGEST_FIRST))
+    """The files in FILE_ORDER; deselected, the tests that a module says
+    run elsewhere (its RUN_ELSEWHERE, names of its tests)."""
+    items.sort(key=lambda item: FILE_ORDER.index(item.path.name)
+               if item.path.name in FILE_ORDER else len(FILE_ORDER))
     elsewhere = [item for item in items if getattr(item, "originalname", None)
                  in getattr(getattr(item, "module", None), "RUN_ELSEWHERE",
                             ())]

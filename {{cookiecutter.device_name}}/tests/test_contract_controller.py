@@ -178,23 +178,6 @@ def test_the_simulation_imports_no_transport_library(monkeypatch, call):
 STOP_TIMEOUT = 2.0
 
 
-def test_terminate_closes_the_device(start_controller):
-    """As artiq_ctlmgr stops it first: exit code 0 within 2 s, and -v says
-    that the device was closed. (SIGTERM, SIGINT and SIGHUP stop it as
-    terminate does: the runtime's, tested with it; artiq_ctlmgr's SIGTERM
-    in tests/test_contract_ctlmgr.py.)"""
-    controller = start_controller("--simulation", "-v")
-    client = controller.client()
-    try:
-        client.terminate()
-    finally:
-        client.close_rpc()
-    _, stderr = controller.process.communicate(timeout=STOP_TIMEOUT)
-    assert controller.process.returncode == 0, stderr
-    assert "the device is closed" in stderr
-    assert "Traceback" not in stderr
-
-
 def test_garbage_on_the_socket_leaves_the_controller_serving(served):
     with raw_connection(served.port) as connection:
         connection.sendall(b"\x00\xff not sipyco at all\n" * 4)
@@ -233,12 +216,15 @@ def eval_requests(marker):
             b"10**10**7"]
 
 
-def test_a_client_without_pyon_v2_is_refused_and_nothing_it_sends_runs(
+def test_a_pyon_v1_client_is_refused_then_terminate_closes_the_device(
         start_controller, tmp_path):
     """sipyco decodes the requests of a client that does not announce
     pyon_v2 with eval: the controller refuses it, in one log line, and
-    goes on serving."""
-    controller = start_controller("--simulation")
+    goes on serving; terminate, as artiq_ctlmgr stops it first, then
+    closes the device and ends it with exit code 0 within 2 s. (SIGTERM,
+    SIGINT and SIGHUP stop it as terminate does: the runtime's, tested
+    with it; artiq_ctlmgr's SIGTERM in tests/test_contract_ctlmgr.py.)"""
+    controller = start_controller("--simulation", "-v")
     assert controller.ping() is True
     marker = tmp_path / "ran"
     old = RawClient(controller.port, features=(),
@@ -250,8 +236,14 @@ def test_a_client_without_pyon_v2_is_refused_and_nothing_it_sends_runs(
     # Not frozen by 10**10**7: a ping answers within a second.
     assert controller.ping(timeout=1.0) is True
     assert not marker.exists()
-    code, _, stderr = controller.terminate_over_rpc()
-    assert code == 0, stderr
+    client = controller.client()
+    try:
+        client.terminate()
+    finally:
+        client.close_rpc()
+    _, stderr = controller.process.communicate(timeout=STOP_TIMEOUT)
+    assert controller.process.returncode == 0, stderr
+    assert "the device is closed" in stderr
     refusals = [line for line in stderr.splitlines() if "pyon_v2" in line]
     assert len(refusals) == 1, stderr
     assert "--allow-pyon-v1" in refusals[0]
