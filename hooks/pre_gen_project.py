@@ -44,9 +44,11 @@ RESERVED_NAMES = frozenset({
     "pyvisa_py", "pyvisa_sim", "pytest", "_pytest", "pluggy", "hypothesis",
     "conftest", "flake8", "pip", "setuptools", "tests",
 })
-# Standard-library modules that Python 3.10 to 3.12 still have (PEP 594,
-# PEP 632): generated projects run there, whatever runs cookiecutter.
-REMOVED_STDLIB_MODULES = frozenset({
+# Standard-library modules that Python 3.11 and 3.12 still have (PEP 594,
+# PEP 632), and those that 3.14 added: generated projects run on 3.11 to
+# 3.14, whatever Python runs cookiecutter.
+OTHER_PYTHONS_STDLIB_MODULES = frozenset({
+    "annotationlib", "compression",
     "aifc", "asynchat", "asyncore", "audioop", "cgi", "cgitb", "chunk",
     "crypt", "distutils", "imghdr", "imp", "lib2to3", "mailcap", "msilib",
     "nis", "nntplib", "ossaudiodev", "pipes", "smtpd", "sndhdr", "spwd",
@@ -66,7 +68,7 @@ def stdlib_module_names():
         folders |= {os.path.join(folder, "lib-dynload") for folder in folders}
         names = {module.name for module in pkgutil.iter_modules(folders)}
         names |= set(sys.builtin_module_names)
-    return frozenset(names) | REMOVED_STDLIB_MODULES
+    return frozenset(names) | OTHER_PYTHONS_STDLIB_MODULES
 
 
 def device_name_problems(name):

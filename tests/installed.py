@@ -16,6 +16,7 @@ import socket
 import subprocess
 import tarfile
 import time
+import tomllib
 
 import yaml
 from packaging.requirements import Requirement
@@ -23,11 +24,6 @@ from packaging.utils import canonicalize_name
 
 from conftest import HAS_SIPYCO, run_python
 import ndsp_extensions
-
-try:
-    import tomllib
-except ImportError:  # Python 3.10
-    import tomli as tomllib
 
 GENERATED_WORKFLOW = ".github/workflows/ci.yml"
 

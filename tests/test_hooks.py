@@ -17,15 +17,11 @@ import runpy
 import shutil
 import subprocess
 import sys
+import tomllib
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
 
 from conftest import (HAS_SIPYCO, NEEDS_SIPYCO, TEMPLATE, answers_for,
                       copy_template_files, hook_module, render_hook,
@@ -249,6 +245,16 @@ def test_standard_library_names_are_refused_without_stdlib_module_names(
     assert pre_gen.device_name_problems("socket") == [
         "would shadow the 'socket' module; add a vendor prefix "
         "(e.g. 'acme_socket')"]
+
+
+@pytest.mark.parametrize("name", ["telnetlib", "annotationlib",
+                                  "compression"])
+def test_modules_of_every_supported_python_are_refused(pre_gen, name):
+    """Whatever Python runs cookiecutter: 3.13 removed telnetlib, which
+    3.11 and 3.12 still have; 3.14 added annotationlib and compression."""
+    assert pre_gen.device_name_problems(name) == [
+        f"would shadow the '{name}' module; add a vendor prefix "
+        f"(e.g. 'acme_{name}')"]
 
 
 @settings(max_examples=100, deadline=None,

@@ -26,7 +26,7 @@ NEEDS_NIX = pytest.mark.skipif(
 # Evaluates a flake's outputs with its artiq input stood in for: the
 # nixpkgs names it is given, and nothing else.
 FLAKE_STUB = pathlib.Path(__file__).with_name("flake_stub.nix")
-SUPPORTED_PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+SUPPORTED_PYTHONS = ["3.11", "3.12", "3.13", "3.14"]
 # A hash of 40 hex digits after @, and the version as a comment.
 PINNED = re.compile(r"uses: [\w.-]+/[\w.-]+@[0-9a-f]{40}  # v[\d.]+")
 # The landing of issue 9: a template version from before the flake, the

@@ -7,14 +7,10 @@ import itertools
 import pathlib
 import re
 import runpy
+import tomllib
 from datetime import datetime, timezone
 
 import pytest
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
 
 from conftest import (CODE_OPTIONS, CODE_VALUES, COMBINATIONS, COVERING,
                       EVERYWHERE, by_libraries,
@@ -276,7 +272,7 @@ def test_every_question_has_its_readme_row():
 def test_packaging_metadata(render):
     project = tomllib.loads((render() / "pyproject.toml").read_text())
     assert project["project"]["dependencies"] == ["sipyco>=1.10", "numpy"]
-    assert project["project"]["requires-python"] == ">=3.10"
+    assert project["project"]["requires-python"] == ">=3.11"
     assert project["build-system"]["build-backend"] == \
         "setuptools.build_meta"
 
