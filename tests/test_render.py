@@ -277,6 +277,18 @@ def test_packaging_metadata(render):
         "setuptools.build_meta"
 
 
+def test_the_generated_suite_is_strict(render):
+    """pytest refuses a misspelt marker or setting and a passing xfail,
+    and any warning fails the test (the installed projects' suites run
+    this way in test_generated)."""
+    settings = tomllib.loads((render() / "pyproject.toml").read_text())[
+        "tool"]["pytest"]["ini_options"]
+    assert {"--strict-markers", "--strict-config"} <= set(settings["addopts"])
+    assert settings["xfail_strict"] is True
+    assert settings["filterwarnings"] == ["error"]
+    assert int(settings["minversion"]) >= 7, "pythonpath needs pytest 7"
+
+
 @pytest.mark.parametrize("text", HOSTILE_TEXT)
 def test_free_text_renders_exactly(tmp_path, text):
     project = generate(tmp_path, device_title=text, author_name=text)
