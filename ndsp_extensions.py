@@ -183,6 +183,7 @@ OPTIONS = {
     "include_mediator": {
         "values": [False, True],
         "adds": {"{name}/mediator.py": [True],
+                 "docs/mediator.rst": [True],
                  "tests/test_contract_mediator.py": [True]},
         "shapes_code": True,
         "label": "mediator",
@@ -280,23 +281,17 @@ SIPYCO = "sipyco>=1.10"
 
 
 def project_dependencies(answers):
-    """What pyproject.toml depends on, and flake.nix builds with: sipyco
-    (by name with its minimum version, first: the flake takes it from the
-    ARTIQ flake), then the nixpkgs names of NumPy (the driver's arrays),
-    the chosen transport's libraries (every transport ships, the others
-    are extras), and tqdm for the client's progress bars."""
+    """What pyproject.toml depends on (and flake.nix reads there): sipyco
+    (by name with its minimum version; the flake takes it from the ARTIQ
+    flake), then NumPy (the driver's arrays), the chosen transport's
+    libraries (every transport ships, the others are extras), and tqdm
+    for the client's progress bars."""
     libraries = DRIVER_SOURCES[answers.get("driver_source", "example")][
         "libraries"]
     if libraries is None:
         libraries = TRANSPORTS[answers["transport"]]["libraries"]
     return [SIPYCO, "numpy", *libraries,
             *(["tqdm"] if answers["include_client"] else [])]
-
-
-def requirement_name(requirement):
-    """``pymeasure>=0.16,<0.17`` -> ``pymeasure``: the name alone, as
-    nixpkgs names the package."""
-    return re.split(r"[<>=!~; \[]", str(requirement), maxsplit=1)[0]
 
 
 def transport_extras():
@@ -363,7 +358,6 @@ def register(environment):
         nix_string=nix_string,
         rst_escape=rst_escape,
         port_ranges=port_ranges,
-        requirement_name=requirement_name,
     )
     environment.globals.update(
         artiq_ports=ARTIQ_PORTS,

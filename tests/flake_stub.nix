@@ -6,6 +6,9 @@
 let
   flake = import flakePath;
   stub = name: { pname = name; };
+  letters = string: builtins.genList (i: builtins.substring i 1 string) 26;
+  toLower = builtins.replaceStrings (letters "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    (letters "abcdefghijklmnopqrstuvwxyz");
   python3Packages = builtins.listToAttrs
     (map (name: { inherit name; value = stub name; }) names) // {
       buildPythonPackage = args: args // { outPath = "/nix/store/" + args.pname; };
@@ -13,6 +16,7 @@ let
   artiq = {
     inputs.nixpkgs.legacyPackages.x86_64-linux = {
       inherit python3Packages;
+      lib = { inherit toLower; };
       python3.withPackages = select: { withPackages = select python3Packages; };
       mkShell = args: args;
       openssl = stub "openssl";
@@ -24,7 +28,7 @@ let
   outputs = flake.outputs { self = "/source"; inherit artiq; };
   withoutStorePath = package: builtins.removeAttrs package [ "outPath" ];
 in {
-  inherit (flake) description inputs;
+  inherit (flake) description inputs nixConfig;
   packages = builtins.mapAttrs (_: withoutStorePath) outputs.packages.x86_64-linux;
   app = outputs.apps.x86_64-linux.default;
   shell = outputs.devShells.x86_64-linux.default;

@@ -2,10 +2,11 @@
 its nix flake, both CI workflows, pre-commit and git settings, its Sphinx
 docs, and cruft updates from an older commit of this template."""
 
+import importlib.util
 import json
+import os
 import pathlib
 import re
-import os
 import shutil
 import subprocess
 import sys
@@ -13,8 +14,10 @@ import sysconfig
 
 import pytest
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
-from conftest import (COVERING, HAS_SIPYCO, PYMEASURE_CLASSES, TEMPLATE,
+from conftest import (COVERING, HAS_SIPYCO, PYMEASURE_CLASSES,
+                      PYMEASURE_COMBINATIONS, TEMPLATE,
                       combination_id, copy_template_files, pymeasure_answers,
                       render_without_hooks)
 from installed import GENERATED_WORKFLOW, ci_requirements, pyproject
@@ -62,42 +65,84 @@ def evaluate_flake(project, names):
     return json.loads(result.stdout)
 
 
+def nixpkgs_names(requirements):
+    """The nixpkgs attributes of pyproject's requirements (PEP 503)."""
+    return [canonicalize_name(Requirement(text).name) for text in requirements]
+
+
 @NEEDS_NIX
-@pytest.mark.parametrize("answers", COVERING, ids=combination_id)
+@pytest.mark.parametrize("answers", [*COVERING, PYMEASURE_COMBINATIONS[1]],
+                         ids=combination_id)
 def test_the_flake_parses_and_names_the_project(tmp_path, answers):
     """Parsed, then evaluated against an ARTIQ input that has only the
     nixpkgs packages pyproject.toml names (and the build and test tools):
-    a misspelt or extra name fails the evaluation. Every transport with
-    every driver_api, the mediator both ways."""
+    a misspelt or extra name fails the evaluation. Name, version and
+    dependencies are read from pyproject.toml: changed there, they change
+    in the flake. Every transport with every driver_api, the mediator both
+    ways, and a pymeasure class."""
     project = render_without_hooks(tmp_path, answers)
     parsed = run(NIX_INSTANTIATE, "--parse", str(project / "flake.nix"))
     assert parsed.returncode == 0, parsed.stderr
+    text = (project / "pyproject.toml").read_text()
+    (project / "pyproject.toml").write_text(
+        text.replace('version = "0.1.0"', 'version = "2.3.4"', 1)
+        .replace('dependencies = ["sipyco>=1.10", ',
+                 'dependencies = ["sipyco>=1.10", "PyYAML>=6", ', 1))
     metadata = pyproject(project)["project"]
-    test_tools = metadata["optional-dependencies"]["test"]
-    tools = ["setuptools", "flake8", "pytest",
-             *(re.split("[<>=]", name)[0] for name in test_tools)]
-    flake = evaluate_flake(project, [*metadata["dependencies"][1:], *tools])
+    assert metadata["version"] == "2.3.4"
+    tools = ["setuptools", "flake8", "pytest"]
+    flake = evaluate_flake(
+        project, [*nixpkgs_names(metadata["dependencies"][1:]), *tools])
     assert flake["description"] == metadata["description"]
     assert flake["inputs"] == {
         "artiq": {"url": "git+https://github.com/m-labs/artiq.git"}}
     package = flake["packages"]["default"]
-    assert flake["packages"]["hello"] == package
+    assert flake["packages"][metadata["name"]] == package
     assert (package["pname"], package["version"]) == \
-        (metadata["name"], metadata["version"])
-    assert package["pythonImportsCheck"] == ["hello"]
+        (metadata["name"], "2.3.4")
+    assert package["pythonImportsCheck"] == [metadata["name"]]
     dependencies = [item["pname"] for item in package["dependencies"]]
-    assert dependencies == [
-        Requirement(text).name for text in metadata["dependencies"]] + (
+    assert dependencies[1] == "pyyaml"
+    assert dependencies == nixpkgs_names(metadata["dependencies"]) + (
         ["artiq"] if answers["include_mediator"] else [])
-    assert "aqctl_hello" in metadata["scripts"]
-    assert flake["app"] == {"type": "app",
-                            "program": "/nix/store/hello/bin/aqctl_hello"}
+    script = "aqctl_" + metadata["name"]
+    assert script in metadata["scripts"]
+    assert flake["app"] == {"type": "app", "program":
+                            f"/nix/store/{metadata['name']}/bin/{script}"}
     [python, openssl] = flake["shell"]["packages"]
     shell = [item if isinstance(item, str) else item["pname"]
              for item in python["withPackages"]]
-    assert shell[0] == "/nix/store/hello"
+    assert shell[0] == "/nix/store/" + metadata["name"]
     assert set(shell[1:]) == {"artiq-comtools", "artiq", "flake8", "pytest"}
     assert openssl == {"pname": "openssl"}
+
+
+def artiq_flake_config():
+    """The nixConfig of ARTIQ's own flake.nix, where ARTIQ is a source
+    checkout (pip install -e, or a .pth naming it), else None."""
+    spec = importlib.util.find_spec("artiq")
+    if spec is None or spec.origin is None:
+        return None
+    flake = pathlib.Path(spec.origin).parent.parent / "flake.nix"
+    if not flake.exists():
+        return None
+    return dict(re.findall(r'(extra-[\w-]+) = "([^"]*)";', flake.read_text()))
+
+
+@NEEDS_NIX
+def test_the_flake_uses_the_m_labs_binary_cache(render):
+    """As ARTIQ's own flake configures it (its sandbox path aside): nix
+    develop then fetches ARTIQ built instead of compiling it."""
+    flake = evaluate_flake(render(), ["numpy", "setuptools", "flake8",
+                                      "pytest"])
+    config = flake["nixConfig"]
+    assert config["extra-substituters"] == "https://nixbld.m-labs.hk"
+    assert re.fullmatch(r"nixbld\.m-labs\.hk-1:[A-Za-z0-9+/]{43}=",
+                        config["extra-trusted-public-keys"])
+    artiq = artiq_flake_config()
+    if artiq is not None:
+        artiq.pop("extra-sandbox-paths", None)
+        assert config == artiq
 
 
 # What the generated code needs of sipyco: the feature negotiation
@@ -241,13 +286,15 @@ def test_git_checks_files_out_with_lf(render, tmp_path):
 
 # --- the docs ------------------------------------------------------------
 
-# The example with the client, asyncio and a title full of reST markup:
-# the client's command line, coroutine methods and the title reach the
-# docs. Then each pymeasure class, with pymeasure's reST (roles, Sphinx's
-# directives, sections) in the API; the first's, the one with the most
-# directives, in each client command's description too.
+# The example with the client, the mediator, asyncio and a title full of
+# reST markup: the client's command line, the mediator (ARTIQ stood in for
+# by Sphinx), coroutine methods and the title reach the docs. Then each
+# pymeasure class, with pymeasure's reST (roles, Sphinx's directives,
+# sections) in the API; the first's, the one with the most directives, in
+# each client command's description too.
 DOCS_ROWS = [
-    next(answers for answers in COVERING if answers["include_client"]
+    next(answers for answers in COVERING
+         if answers["include_client"] and answers["include_mediator"]
          and answers["driver_api"] == "asyncio"),
     pymeasure_answers(PYMEASURE_CLASSES[0], "include_client"),
     *map(pymeasure_answers, PYMEASURE_CLASSES[1:])]
@@ -297,6 +344,12 @@ def test_the_docs_build_with_warnings_as_errors(render, tmp_path, answers):
     assert "--simulation" in command_lines
     assert ("aqcli_hello" in command_lines) == answers["include_client"]
     assert "system-message" not in api + command_lines
+    mediator = html / "mediator.html"
+    assert mediator.exists() == answers["include_mediator"]
+    if answers["include_mediator"]:
+        for method in ("ping", "describe", "trigger"):
+            assert f'id="hello.mediator.HelloMediator.{method}"' in \
+                mediator.read_text(), method
     if "device_title" in answers:
         index = (html / "index.html").read_text()
         assert "Acme *PSU* `x` |sub| _link 1." in index

@@ -15,21 +15,28 @@
       sipyco = artiq.inputs.sipyco.packages.${system}.sipyco;
       artiq-comtools = artiq.inputs.artiq-comtools.packages.${system}.artiq-comtools;
 
+      # Name, version and dependencies: pyproject.toml's, read, not copied.
+      project = (builtins.fromTOML (builtins.readFile ./pyproject.toml)).project;
+      # "pyvisa-py>=0.7" -> pkgs.python3Packages.pyvisa-py; sipyco from the
+      # ARTIQ flake, the others from its nixpkgs (PEP 503 names).
+      nameOf = requirement: pkgs.lib.toLower (builtins.replaceStrings [ "_" "." ] [ "-" "-" ]
+        (builtins.head (builtins.match "([A-Za-z0-9._-]+).*" requirement)));
+      pythonPackage = requirement:
+        let name = nameOf requirement;
+        in if name == "sipyco" then sipyco else pkgs.python3Packages.${name};
+
       package = pkgs.python3Packages.buildPythonPackage {
-        pname = "{{ name }}";
-        version = "0.1.0";
+        pname = project.name;
+        inherit (project) version;
         pyproject = true;
         src = self;
         build-system = [ pkgs.python3Packages.setuptools ];
-        # pyproject.toml's dependencies, from the ARTIQ flake and nixpkgs.
-        dependencies = [
-          sipyco{% for library in (cookiecutter | project_dependencies)[1:] %}
-          pkgs.python3Packages.{{ library | requirement_name }}{% endfor %}{% if cookiecutter.include_mediator %}
-          artiq.packages.${system}.artiq  # for the mediator's kernels{% endif %}
-        ];
-        pythonImportsCheck = [ "{{ name }}" ];
+        dependencies = map pythonPackage project.dependencies{% if cookiecutter.include_mediator %}
+          # The mediator's kernels.
+          ++ [ artiq.packages.${system}.artiq ]{% endif %};
+        pythonImportsCheck = [ project.name ];
         # The tests start controllers on loopback ports, and artiq_master:
-        # run them in the dev shell instead (nix develop -c pytest).
+        # run them in the dev shell instead (nix develop -c python -m pytest).
         doCheck = false;
       };
     in {
@@ -59,4 +66,12 @@
         ];
       };
     };
+
+  # The M-Labs binary cache, as the ARTIQ manual and ARTIQ's own flake give
+  # it: ARTIQ comes built instead of compiling for hours. nix asks once
+  # whether to use it (--accept-flake-config says yes).
+  nixConfig = {
+    extra-trusted-public-keys = "nixbld.m-labs.hk-1:5aSRVA5b320xbNvu30tqxVPXpld73bhtOeH6uAjRyHc=";
+    extra-substituters = "https://nixbld.m-labs.hk";
+  };
 }

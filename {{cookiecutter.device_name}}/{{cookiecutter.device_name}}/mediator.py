@@ -9,7 +9,6 @@ apart from the driver and the controller, which run without ARTIQ.
 """
 
 from artiq.language.core import kernel
-from artiq.language.units import us
 
 
 class {{ cls }}Mediator:
@@ -29,7 +28,7 @@ class {{ cls }}Mediator:
         return self.controller.get_rpc_id()
 
     @kernel
-    def trigger(self, duration=10*us):
-        """Pulse the trigger TTL for ``duration`` seconds, on the
+    def trigger(self, duration=10e-6):
+        """Pulse the trigger TTL for ``duration`` seconds (10 us), on the
         timeline: the real-time trigger the device acts on."""
         self.trigger_ttl.pulse(duration)
