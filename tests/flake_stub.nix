@@ -1,8 +1,9 @@
-# A generated flake's outputs, evaluated with its artiq input stood in for:
-# nixpkgs holds only `names` (and what a flake's let binds), so a name the
-# project does not use fails the evaluation. Packages are { pname }; the
-# built package's store path is /nix/store/<pname>.
-{ flakePath, names }:
+# A flake's outputs, evaluated with its artiq input stood in for: nixpkgs
+# holds only `names` (and what a flake's let binds), so a name the flake
+# does not use fails the evaluation. Packages are { pname }; the built
+# package's store path is /nix/store/<pname>. `ndsp`, for a lab's flake
+# that takes a generated NDSP as an input: that input's name.
+{ flakePath, names, ndsp ? null }:
 let
   flake = import flakePath;
   stub = name: { pname = name; };
@@ -25,11 +26,17 @@ let
     inputs.artiq-comtools.packages.x86_64-linux.artiq-comtools = stub "artiq-comtools";
     packages.x86_64-linux.artiq = stub "artiq";
   };
-  outputs = flake.outputs { self = "/source"; inherit artiq; };
+  ndspInput = if ndsp == null then { } else {
+    ${ndsp}.packages.x86_64-linux.default = stub ndsp;
+  };
+  outputs = flake.outputs ({ self = "/source"; inherit artiq; } // ndspInput);
   withoutStorePath = package: builtins.removeAttrs package [ "outPath" ];
 in {
-  inherit (flake) description inputs nixConfig;
-  packages = builtins.mapAttrs (_: withoutStorePath) outputs.packages.x86_64-linux;
-  app = outputs.apps.x86_64-linux.default;
+  inherit (flake) inputs;
+  description = flake.description or null;
+  nixConfig = flake.nixConfig or null;
+  packages = builtins.mapAttrs (_: withoutStorePath)
+    (outputs.packages.x86_64-linux or { });
+  app = outputs.apps.x86_64-linux.default or null;
   shell = outputs.devShells.x86_64-linux.default;
 }

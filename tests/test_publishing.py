@@ -13,6 +13,7 @@ import sys
 import sysconfig
 
 import pytest
+import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -55,12 +56,14 @@ def installed_script(name):
 
 # --- the nix flake -------------------------------------------------------
 
-def evaluate_flake(project, names):
+def evaluate_flake(project, names, flake="flake.nix", ndsp=None):
+    """``flake`` (a file in ``project``) evaluated through FLAKE_STUB."""
+    ndsp_input = ["--argstr", "ndsp", ndsp] if ndsp else []
     result = run(NIX_INSTANTIATE, "--eval", "--strict", "--json",
-                 "--arg", "flakePath", str(project / "flake.nix"),
+                 "--arg", "flakePath", str(project / flake),
                  "--arg", "names",
                  "[ " + " ".join(json.dumps(name) for name in names) + " ]",
-                 str(FLAKE_STUB))
+                 *ndsp_input, str(FLAKE_STUB))
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -145,6 +148,26 @@ def test_the_flake_uses_the_m_labs_binary_cache(render):
         assert config == artiq
 
 
+@NEEDS_NIX
+def test_the_readme_flake_follows_the_labs_artiq(render, tmp_path):
+    """The README's lab flake: this NDSP's artiq input follows the lab's
+    (one ARTIQ, nixpkgs and sipyco), and its shell holds ARTIQ,
+    artiq_ctlmgr's package and this one."""
+    project = render(device_name="acme_psu")
+    readme = (project / "README.md").read_text()
+    [text] = re.findall(r"```nix\n(.*?)```", readme, re.DOTALL)
+    (tmp_path / "flake.nix").write_text(text)
+    ndsp_inputs = evaluate_flake(project, ["numpy", "setuptools", "flake8",
+                                           "pytest"])["inputs"]
+    flake = evaluate_flake(tmp_path, [], ndsp="acme_psu")
+    assert flake["inputs"]["acme_psu"]["inputs"] == {
+        name: {"follows": name} for name in ndsp_inputs}
+    assert flake["inputs"]["artiq"] == ndsp_inputs["artiq"]
+    [python] = flake["shell"]["packages"]
+    assert [item["pname"] for item in python["withPackages"]] == [
+        "artiq", "artiq-comtools", "acme_psu"]
+
+
 # What the generated code needs of sipyco: the feature negotiation
 # (pyon_v2) that its server relies on arrived in 1.10, SSL in 1.9; ARTIQ's
 # release-8 pins 1.8.
@@ -193,19 +216,44 @@ def workflows(render):
     return [render() / GENERATED_WORKFLOW, TEMPLATE / GENERATED_WORKFLOW]
 
 
-def test_both_workflows_pass_the_schema_and_zizmor(render):
-    """GitHub's workflow schema (check-jsonschema's copy), and every zizmor
-    audit, pedantic ones included, offline."""
-    paths = list(map(str, workflows(render)))
-    schema = run(sys.executable, "-m", "check_jsonschema",
-                 "--builtin-schema", "vendor.github-workflows", *paths)
-    assert schema.returncode == 0, schema.stdout + schema.stderr
+DEPENDABOT = ".github/dependabot.yml"
+
+
+def check_schema(schema, *paths):
+    result = run(sys.executable, "-m", "check_jsonschema",
+                 "--builtin-schema", schema, *map(str, paths))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_workflows_and_dependabot_pass_their_schemas_and_zizmor(render):
+    """GitHub's workflow schema and Dependabot's (check-jsonschema's
+    copies), and every zizmor audit, pedantic ones included, offline."""
+    project = render()
+    check_schema("vendor.github-workflows", *workflows(render))
+    check_schema("vendor.dependabot", project / DEPENDABOT,
+                 TEMPLATE / DEPENDABOT)
     zizmor = installed_script("zizmor")
     assert zizmor, "zizmor is in requirements-test.txt"
     audit = run(zizmor, "--offline", "--persona", "pedantic",
-                "--no-progress", *paths)
+                "--no-progress", *map(str, workflows(render)),
+                str(project / DEPENDABOT), str(TEMPLATE / DEPENDABOT))
     assert audit.returncode == 0, audit.stdout + audit.stderr
     assert "No findings" in audit.stdout
+
+
+@pytest.mark.parametrize("which", ["generated", "template"])
+def test_dependabot_moves_the_pinned_actions(render, which):
+    """Weekly, for the folder that holds .github/workflows; pre-commit's
+    rev moves with `pre-commit autoupdate`, which the README says."""
+    root = {"generated": render(), "template": TEMPLATE}[which]
+    config = yaml.safe_load((root / DEPENDABOT).read_text())
+    [update] = config["updates"]
+    assert update["package-ecosystem"] == "github-actions"
+    assert (root / update["directory"].lstrip("/") / GENERATED_WORKFLOW
+            ).exists()
+    assert update["schedule"]["interval"] in {"daily", "weekly"}
+    if which == "generated":
+        assert "pre-commit autoupdate" in (root / "README.md").read_text()
 
 
 @pytest.mark.parametrize("which", ["generated", "template"])
@@ -215,7 +263,8 @@ def test_workflows_pin_actions_and_read_only(render, which):
     uses = re.findall(r"uses: .*", text)
     assert uses and all(PINNED.fullmatch(line) for line in uses), uses
     assert "permissions:\n  contents: read\n" in text
-    assert text.count("persist-credentials: false") == len(uses) / 2
+    checkouts = [line for line in uses if "actions/checkout@" in line]
+    assert text.count("persist-credentials: false") == len(checkouts)
     assert "git+https://github.com/m-labs/sipyco.git" in text
     assert "git+https://github.com/m-labs/artiq-comtools.git" in text
     matrix = re.search(r'python-version: \[(.*)\]', text).group(1)
@@ -235,6 +284,25 @@ def test_the_generated_workflow_runs_where_labs_run_controllers(render):
     for command in ("python -m flake8", "python -m pytest",
                     "python -m sphinx -W", "twine check --strict"):
         assert command in text
+
+
+def test_the_generated_ci_runs_the_artiq_tests_in_the_dev_shell(render):
+    """A job runs the whole suite in `nix develop`, with the flake's
+    nixConfig (the M-Labs cache) accepted: ARTIQ, artiq_master and
+    artiq_ctlmgr are there (the flake's tests check the shell holds
+    them), so the tests that skip in the pip jobs run."""
+    project = render()
+    jobs = yaml.safe_load((project / GENERATED_WORKFLOW).read_text())["jobs"]
+    [nix] = [job for job in jobs.values()
+             if any("nix develop" in step.get("run", "")
+                    for step in job["steps"])]
+    [step] = [step for step in nix["steps"]
+              if "nix develop" in step.get("run", "")]
+    assert step["run"] == \
+        "nix develop --accept-flake-config -c python -m pytest"
+    assert any(step.get("uses", "").startswith("cachix/install-nix-action@")
+               for step in nix["steps"])
+    assert "nixConfig = {" in (project / "flake.nix").read_text()
 
 
 def test_the_template_workflow_also_runs_without_sipyco():
