@@ -6,8 +6,10 @@ device_db entry under a real artiq_master and artiq_ctlmgr included."""
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -265,6 +267,71 @@ def test_skip_reasons_are_shown_without_options(render):
     assert result.returncode == 5, result.stdout + result.stderr
     assert re.search(r"^SKIPPED \[1\] .*(sipyco|artiq|not on PATH)",
                      result.stdout, re.MULTILINE), result.stdout
+
+
+def port_accepts(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def readme_log_lines(project):
+    """The generated README's lines of ctlmgr's log, as patterns."""
+    readme = (project / "README.md").read_text()
+    section = readme.split("### Where artiq_ctlmgr runs\n", 1)[1]
+    [block] = re.findall(r"```text\n(.*?)```", section, re.DOTALL)
+    return [re.escape(line).replace(re.escape("<this host>"), r"[^)]+")
+            for line in block.splitlines()]
+
+
+@pytest.mark.skipif(not (HAS_SIPYCO and HAS_ARTIQ),
+                    reason="sipyco, artiq or artiq-comtools is not "
+                    "installed: this test runs the real artiq_ctlmgr")
+def test_the_readme_shows_what_ctlmgr_logs_when_the_script_is_missing(
+        render, tmp_path):
+    """The project rendered, not installed: aqctl_hello is on no PATH.
+    A real artiq_master serves its device_db.py (on free ports), and
+    artiq_ctlmgr logs what the README shows, line for line."""
+    project = render()
+    assert shutil.which("aqctl_hello", path=os.defpath) is None
+    shutil.copy(project / "device_db.py", tmp_path)
+    notify, control, logging, broadcast, ctlmgr_control = (
+        free_port() for _ in range(5))
+    master = subprocess.Popen(
+        [sys.executable, "-m", "artiq.frontend.artiq_master",
+         "--port-notify", str(notify), "--port-control", str(control),
+         "--port-logging", str(logging), "--port-broadcast", str(broadcast)],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ctlmgr, lines, timer = None, [], None
+    try:
+        assert wait_for(lambda: port_accepts(notify)), "no artiq_master"
+        ctlmgr = subprocess.Popen(
+            [sys.executable, "-m", "artiq_comtools.artiq_ctlmgr",
+             "--port-notify", str(notify), "--port-logging", str(logging),
+             "--port-control", str(ctlmgr_control)],
+            cwd=tmp_path, env=dict(os.environ, PATH=os.defpath),
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        # Should it never log the retry, the test fails rather than hang.
+        timer = threading.Timer(30, ctlmgr.kill)
+        timer.start()
+        for line in ctlmgr.stderr:
+            lines.append(line.rstrip("\n"))
+            if line.startswith("WARNING") and "Restarting in" in line:
+                break
+    finally:
+        if timer is not None:
+            timer.cancel()
+        for process in (ctlmgr, master):
+            if process is not None:
+                process.kill()
+                process.wait()
+    log = [line for line in lines if line.startswith("WARNING")]
+    patterns = readme_log_lines(project)
+    assert len(log) == len(patterns), lines
+    for pattern, line in zip(patterns, log):
+        assert re.fullmatch(pattern, line), (pattern, line)
 
 
 def mount_namespaces_work():
