@@ -15,6 +15,7 @@ import pathlib
 import re
 import string
 import sys
+import unicodedata
 import zlib
 
 from jinja2.ext import Extension
@@ -327,6 +328,69 @@ def rst_escape(text):
                    for char in str(text))
 
 
+# Text that reST reads as it is: letters, digits, spaces and a few marks,
+# no "(" or ")" in the first word ("a)", "(1)" would start a list).
+_PLAIN_RST = re.compile(
+    r"[^\W_](?:[^\W_]|[,&/+'-])*(?: (?:[^\W_]|[ ,&/+'()-])*)?")
+
+
+def rst_text(text):
+    """``text`` for reST: as it is where nothing in it is markup (as the
+    manual's own rows are), else every punctuation mark escaped."""
+    text = str(text)
+    return text if _PLAIN_RST.fullmatch(text) else rst_escape(text)
+
+
+def display_width(text):
+    """Columns ``text`` takes in a reST table: wide characters take two."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1
+               for char in text)
+
+
+# The ARTIQ manual's doc/manual/default_network_ports.rst: its columns'
+# widths, between "| " and " |".
+PORT_TABLE_WIDTHS = (31, 12)
+
+
+def port_table_row(answers):
+    """The port table's row for this NDSP, and the border line under it:
+    as wide as the manual's table, or wider where the title needs it."""
+    cells = [rst_text(answers["device_title"]) + " (out-of-tree)",
+             str(answers["default_port"])]
+    widths = [max(width, display_width(cell))
+              for width, cell in zip(PORT_TABLE_WIDTHS, cells)]
+    row = "".join(f"| {cell}{' ' * (width - display_width(cell))} "
+                  for cell, width in zip(cells, widths))
+    border = "".join("+" + "-" * (width + 2) for width in widths)
+    return f"{row}|\n{border}+"
+
+
+def port_table_widening(answers):
+    """Columns the manual's port table's first column must gain for this
+    NDSP's row (0: none)."""
+    border = port_table_row(answers).splitlines()[1]
+    return len(border) - (sum(PORT_TABLE_WIDTHS) + 7)
+
+
+def csv_field(text):
+    """A field of reST's csv-table: quoted where it holds a comma or a
+    quote (doubled)."""
+    text = str(text)
+    if re.search(r'[,"]', text):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def ndsp_list_row(answers):
+    """The row of the manual's doc/manual/list_of_ndsps.rst (Equipment,
+    Nix package, MSYS2 package, Documentation, URL) for this NDSP: no
+    package and no documentation yet, its repository's URL to fill in."""
+    url = f"https://github.com/YOUR-ORG/{answers['device_name']}"
+    return ", ".join([csv_field(rst_text(answers["device_title"])),
+                      "Not available", "Not available", "Not available",
+                      f"`GitHub <{url}>`__"])
+
+
 def toml_array(items):
     """A TOML array of strings, on one line."""
     return "[" + ", ".join(toml_string(item) for item in items) + "]"
@@ -357,6 +421,9 @@ def register(environment):
         py_string=py_string,
         nix_string=nix_string,
         rst_escape=rst_escape,
+        port_table_row=port_table_row,
+        port_table_widening=port_table_widening,
+        ndsp_list_row=ndsp_list_row,
         port_ranges=port_ranges,
     )
     environment.globals.update(

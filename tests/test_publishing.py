@@ -423,6 +423,77 @@ def test_the_docs_build_with_warnings_as_errors(render, tmp_path, answers):
         assert "Acme *PSU* `x` |sub| _link 1." in index
 
 
+# --- the manual's rows ---------------------------------------------------
+
+# The ARTIQ manual's two files (doc/manual/, ARTIQ master), their head and
+# a row of each, as published: this NDSP's rows are pasted below them.
+MANUAL_NDSP_LIST = """\
+List of available NDSPs
+=======================
+
+.. csv-table::
+    :header: Equipment, Nix package, MSYS2 package, Documentation, URL
+
+    PDQ2,                           Not available, Not available, \
+`HTML <https://pdq.readthedocs.io>`_, \
+`GitHub <https://github.com/m-labs/pdq>`__
+"""
+MANUAL_PORT_TABLE = """\
++---------------------------------+--------------+
+| Component                       | Default port |
++=================================+==============+
+| InfluxDB driver (out-of-tree)   | 3276         |
++---------------------------------+--------------+
+"""
+PUBLISHED_TITLES = ["Hello", "Keithley 2400 (SMU), rev B", "a) b", "x" * 60,
+                    "Ångström wavemeter 🌈 µ-wave", MARKUP_TITLE,
+                    'Say "hi" \\ it\'s']
+
+
+def table_rows(text):
+    """The cells of every table row in ``text``, reST parsed by docutils;
+    a warning fails (halt_level 2)."""
+    from docutils import nodes
+    from docutils.core import publish_doctree
+
+    doctree = publish_doctree(text, settings_overrides={
+        "halt_level": 2, "report_level": 2, "warning_stream": False})
+    return [[entry for entry in row.findall(nodes.entry)]
+            for row in doctree.findall(nodes.row)]
+
+
+def widened(table, columns):
+    """The manual's port table with its first column ``columns`` wider."""
+    return "".join(line[:34] + line[33] * columns + line[34:]
+                   for line in table.splitlines(keepends=True))
+
+
+@pytest.mark.parametrize("title", PUBLISHED_TITLES)
+def test_the_readme_rows_parse_as_the_manuals_tables(tmp_path, title):
+    """The README's two rows, pasted below the manual's (its port table
+    widened as the README says where the title needs it), read back as
+    this NDSP's title, port and address."""
+    project = render_without_hooks(tmp_path, {"device_title": title})
+    readme = (project / "README.md").read_text().split("## Publish\n")[1]
+    list_row, port_rows = re.findall(r"```rst\n(.*?)```", readme, re.DOTALL)
+    *_, ndsp = table_rows(MANUAL_NDSP_LIST + list_row)
+    assert [cell.astext() for cell in ndsp] == [
+        title, "Not available", "Not available", "Not available", "GitHub"]
+    [link] = ndsp[4].findall(lambda node: "refuri" in node)
+    assert link["refuri"] == "https://github.com/YOUR-ORG/hello"
+    widening = re.search(r"this row (\d+) characters wider", readme)
+    table = widened(MANUAL_PORT_TABLE, int(widening.group(1)) if widening
+                    else 0)
+    *_, port = table_rows(table + port_rows)
+    assert port[0].astext() == title + " (out-of-tree)"
+    assert int(port[1].astext()) == int(re.search(
+        r"its default port, (\d+),", readme).group(1))
+    # The manual's width where the row fits in it, its own where not.
+    fits = len(title + " (out-of-tree)") <= 31 and title.isascii() \
+        and "\\" not in title
+    assert (widening is None) == fits
+
+
 def test_git_ignores_what_builds_and_tests_leave(render, tmp_path):
     """Docs, sdist and wheel, caches: after them, git sees only the
     generated files."""
