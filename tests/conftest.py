@@ -3,6 +3,7 @@
 import importlib.util
 import itertools
 import json
+import os
 import pathlib
 import random
 import shutil
@@ -26,6 +27,14 @@ HAS_SIPYCO = importlib.util.find_spec("sipyco") is not None
 NEEDS_SIPYCO = pytest.mark.skipif(
     not HAS_SIPYCO, reason="sipyco is not installed: this test runs the "
     "generated controller over the real sipyco RPC")
+
+# The suites this one starts (generated projects', ported ones') run as
+# their users run them, not as a pytest-xdist worker: plugins read its
+# variables (pytest-benchmark then warns, an error under their strict
+# settings).
+for variable in [name for name in os.environ
+                 if name.startswith("PYTEST_XDIST_")]:
+    del os.environ[variable]
 
 # ndsp_extensions is imported by cookiecutter from the template folder.
 sys.path.insert(0, str(TEMPLATE))

@@ -195,8 +195,8 @@ def test_pip_resolves_every_requirement_on_some_row():
 
 
 def test_sdist_holds_what_its_tests_and_users_need(installed, render):
-    """Every file of the generated project but the CI and git settings:
-    the unpacked sdist is where the project's suite runs."""
+    """Every file of the generated project but the CI, git and hosting
+    settings: the unpacked sdist is where the project's suite runs."""
     project = render(**installed.answers)
     generated = {path.relative_to(project).as_posix()
                  for path in project.rglob("*") if path.is_file()
@@ -206,7 +206,8 @@ def test_sdist_holds_what_its_tests_and_users_need(installed, render):
     unpacked = {path.relative_to(installed.project).as_posix()
                 for path in installed.project.rglob("*") if path.is_file()}
     left_out = {".gitignore", ".gitattributes", ".pre-commit-config.yaml",
-                ".github/workflows/ci.yml"}
+                ".github/workflows/ci.yml", ".github/dependabot.yml",
+                ".readthedocs.yaml"}
     assert generated - unpacked == left_out
     assert {"tests/conftest.py", "device_db.py", "PKG-INFO"} <= unpacked
 
