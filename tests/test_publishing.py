@@ -494,6 +494,26 @@ def test_the_readme_rows_parse_as_the_manuals_tables(tmp_path, title):
     assert (widening is None) == fits
 
 
+def test_read_the_docs_builds_as_ci_does(render):
+    """.readthedocs.yaml passes its schema (check-jsonschema's copy) and
+    builds as the workflow's docs job: its Python, sipyco from git, the
+    docs extra, conf.py, warnings as errors."""
+    project = render(include_mediator=True)
+    check_schema("vendor.readthedocs", project / ".readthedocs.yaml")
+    config = yaml.safe_load((project / ".readthedocs.yaml").read_text())
+    docs_job = yaml.safe_load((project / GENERATED_WORKFLOW).read_text())[
+        "jobs"]["docs-and-package"]["steps"]
+    [python] = [step["with"]["python-version"] for step in docs_job
+                if step.get("uses", "").startswith("actions/setup-python@")]
+    assert config["build"]["tools"]["python"] == python
+    [sipyco] = config["build"]["jobs"]["pre_install"]
+    assert sipyco in "\n".join(step.get("run", "") for step in docs_job)
+    [package] = config["python"]["install"]
+    assert (package["path"], package["extra_requirements"]) == (".", ["docs"])
+    assert (project / config["sphinx"]["configuration"]).is_file()
+    assert config["sphinx"]["fail_on_warning"] is True
+
+
 def test_git_ignores_what_builds_and_tests_leave(render, tmp_path):
     """Docs, sdist and wheel, caches: after them, git sees only the
     generated files."""
