@@ -102,7 +102,8 @@ class Served:
         self.device = Device()
         self.loop = asyncio.new_event_loop()
         self.server = GuardedServer(
-            {"device": self.device, "stager": PerConnection(Stager)},
+            {"device": self.device, "stager": PerConnection(
+                lambda connection: Stager(connection.account))},
             limits, "a test device", allow_parallel=True)
         self.loop.run_until_complete(self.server.start("127.0.0.1", 0))
         self.port = self.server.server.sockets[0].getsockname()[1]

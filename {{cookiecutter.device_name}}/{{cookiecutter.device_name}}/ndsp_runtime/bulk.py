@@ -26,13 +26,18 @@ given the controller's host and port::
 """
 
 import asyncio
+import functools
 import inspect
+import logging
 from ssl import SSLError
 
 import numpy
 
+from . import channel
 from .limits import check_array
 from .surface import remote_methods
+
+logger = logging.getLogger(__name__)
 
 # The dtype kinds of numbers: bool, int, unsigned, float, complex; what
 # pyon carries as raw samples.
@@ -69,12 +74,23 @@ class BulkSession:
     in its memory account (ndsp_runtime.limits): an array over the
     controller's limits is refused before it is staged or kept."""
 
-    def __init__(self, driver, account):
+    def __init__(self, driver, account, channels=None):
         self._driver = driver
         self._account = account
+        self._channels = channels  # channel.Channels, or None: no channel
         self._methods = frozenset(remote_methods(driver))
         self._staged = None  # (array, samples received, next chunk index)
+        self._upload = None  # the staged upload's channel.Offer
         self._result = None
+
+    @classmethod
+    def served(cls, driver, connection):
+        """The session of one connection to the controller's server: its
+        channels on the address that connection reached, with the
+        server's SSL configuration, idle for at most --idle-timeout."""
+        return cls(driver, connection.account, channel.Channels(
+            connection.local_address, connection.ssl_config,
+            connection.account.limits.idle_timeout))
 
     def _method(self, name):
         if name not in self._methods:
@@ -98,10 +114,22 @@ class BulkSession:
         self._account.hold("upload", length * kind.itemsize, what)
         self._staged = (numpy.empty(length, kind), 0, 0)
 
+    def offer_upload(self, length: int, dtype: str):
+        """Stage an upload of ``length`` samples of ``dtype``, and offer a
+        one-time binary channel for its bytes: [port, token (hex)]. Then
+        commit() as after chunks."""
+        if self._channels is None:
+            raise RuntimeError("this connection offers no binary channel")
+        self.begin(length, dtype)
+        self._upload = self._channels.offer(self._staged[0], receive=True)
+        return [self._upload.port, self._upload.token.hex()]
+
     def chunk(self, index: int, data):
         """Add chunk ``index`` (0, 1, ...) of the staged upload."""
         if self._staged is None:
             raise RuntimeError("no upload is staged: call begin() first")
+        if self._upload is not None:
+            raise RuntimeError("this upload comes on its binary channel")
         array, received, expected = self._staged
         if index != expected:
             raise ValueError(f"chunk {index} arrived where chunk "
@@ -124,6 +152,8 @@ class BulkSession:
         if self._staged is None:
             raise RuntimeError("no upload is staged: call begin() first")
         array, received, _ = self._staged
+        if self._upload is not None and self._upload.complete.is_set():
+            received = len(array)
         self._drop_staged()  # committed or refused, it is used once
         if received != len(array):
             raise ValueError(f"the upload holds {received} of its "
@@ -148,6 +178,16 @@ class BulkSession:
         self._result = result
         return len(result), result.dtype.str
 
+    async def offer_download(self, method: str, args: list, kwargs: dict):
+        """Call ``method``, keep the array it returns (for fetch() too),
+        and offer it on a one-time binary channel: [port, token (hex),
+        length, dtype]."""
+        if self._channels is None:
+            raise RuntimeError("this connection offers no binary channel")
+        length, dtype = await self.call(method, args, kwargs)
+        offer = self._channels.offer(self._result, receive=False)
+        return [offer.port, offer.token.hex(), length, dtype]
+
     def fetch(self, start: int, stop: int):
         """Samples ``start`` to ``stop`` of the array kept by call()."""
         if self._result is None:
@@ -160,6 +200,9 @@ class BulkSession:
 
     def _drop_staged(self):
         self._staged = None
+        if self._upload is not None:
+            self._upload.cancel()
+            self._upload = None
         self._account.release("upload")
 
     def _drop_result(self):
@@ -260,52 +303,155 @@ async def _greeted(client, host, port, ssl_config, target):
     await client.select_rpc_target(target)
 
 
+# How upload and download move an array: "auto", the binary channel
+# where the controller offers it and it can be reached, else chunks of
+# pyon; "channel" or "pyon" alone.
+PATHS = ("auto", "channel", "pyon")
+
+
 async def upload_async(host, port, method, data, args=(), kwargs=None,
                        *, parameter="", ssl_config=None, progress=None,
-                       timeout=CONNECT_TIMEOUT, target=None):
+                       timeout=CONNECT_TIMEOUT, target=None, path="auto"):
     """Call the driver's ``method`` with the array ``data`` as its first
     argument (or as the keyword argument ``parameter``), then ``args`` and
-    ``kwargs``; ``data`` travels in chunks below sipyco's limit, and
-    ``progress(samples, length)`` follows each. Return what it returns.
-    A controller that does not answer within ``timeout`` seconds, or
-    cannot be reached, raises ControllerUnreachable."""
+    ``kwargs``; ``data`` travels on a binary channel or in chunks of pyon
+    below sipyco's limit (``path``: PATHS), and ``progress(samples,
+    length)`` follows it. Return what the method returns. A controller
+    that does not answer within ``timeout`` seconds, or cannot be reached,
+    raises ControllerUnreachable."""
     data = numpy.ascontiguousarray(data)
     if data.ndim != 1:
         raise ValueError("upload takes a one-dimensional array")
-    step = max(1, UPLOAD_CHUNK_BYTES // data.itemsize)
     client = await _connected(host, port, ssl_config, timeout, target)
     try:
-        await client.begin(len(data), data.dtype.str)
-        for index, start in enumerate(range(0, len(data), step)):
-            await client.chunk(index, data[start:start + step])
-            if progress:
-                progress(min(start + step, len(data)), len(data))
+        if path == "pyon" or not await _sent_on_channel(
+                client, host, data, ssl_config, progress, timeout, path):
+            await _sent_in_chunks(client, data, progress)
         return await client.commit(method, list(args), dict(kwargs or {}),
                                    parameter)
     finally:
         await _closed(client)
 
 
+async def _sent_on_channel(client, host, data, ssl_config, progress,
+                           timeout, path):
+    """Whether ``data`` went on a binary channel; False where the
+    controller offers none, or it cannot be reached (with ``path``
+    "auto"; else the error)."""
+    try:
+        port, token = _checked_offer(
+            await client.offer_upload(len(data), data.dtype.str), 2)
+        await asyncio.get_running_loop().run_in_executor(
+            None, functools.partial(
+                channel.send, host, port, token, data, ssl_config, timeout,
+                _in_samples(progress, data.itemsize)))
+    except (AttributeError, OSError) as error:
+        if path != "auto":
+            raise
+        logger.info("the binary channel is not to be had (%s): the array "
+                    "goes in chunks of pyon", _reason(error))
+        return False
+    logger.info("uploaded %d bytes on the binary channel", data.nbytes)
+    return True
+
+
+async def _sent_in_chunks(client, data, progress):
+    step = max(1, UPLOAD_CHUNK_BYTES // data.itemsize)
+    await client.begin(len(data), data.dtype.str)
+    for index, start in enumerate(range(0, len(data), step)):
+        await client.chunk(index, data[start:start + step])
+        if progress:
+            progress(min(start + step, len(data)), len(data))
+
+
 async def download_async(host, port, method, args=(), kwargs=None, *,
                          ssl_config=None, progress=None,
-                         timeout=CONNECT_TIMEOUT, target=None):
+                         timeout=CONNECT_TIMEOUT, target=None, path="auto"):
     """The array that the driver's ``method`` returns for ``args`` and
-    ``kwargs``, read in chunks, each checked; ``progress(samples,
-    length)`` follows each. Connecting as upload_async() does."""
+    ``kwargs``, on a binary channel or in chunks of pyon, each checked
+    (``path``: PATHS); ``progress(samples, length)`` follows it.
+    Connecting as upload_async() does."""
     client = await _connected(host, port, ssl_config, timeout, target)
     try:
+        if path != "pyon":
+            try:
+                offer = await client.offer_download(
+                    method, list(args), dict(kwargs or {}))
+            except AttributeError as error:  # a controller without
+                if path != "auto":
+                    raise
+                logger.info("the binary channel is not to be had (%s): the "
+                            "array comes in chunks of pyon", _reason(error))
+            else:
+                return await _received(client, host, offer, ssl_config,
+                                       progress, timeout, path)
         result = _result_for(await client.call(method, list(args),
                                                dict(kwargs or {})))
-        step = max(1, DOWNLOAD_CHUNK_BYTES // result.itemsize)
-        for start in range(0, len(result), step):
-            stop = min(start + step, len(result))
-            result[start:stop] = _checked_chunk(
-                await client.fetch(start, stop), result.dtype, stop - start)
-            if progress:
-                progress(stop, len(result))
-        return result
+        return await _fetched(client, result, progress)
     finally:
         await _closed(client)
+
+
+async def _received(client, host, offer, ssl_config, progress, timeout,
+                    path):
+    """The offered array, from its channel, or (with ``path`` "auto",
+    where the channel cannot be reached) in chunks of what was kept."""
+    port, token, *shape = _checked_offer(offer, 4)
+    result = _result_for(shape)
+    try:
+        array = await asyncio.get_running_loop().run_in_executor(
+            None, functools.partial(
+                channel.receive, host, port, token, result.dtype,
+                result.shape, ssl_config, timeout,
+                _in_samples(progress, result.itemsize)))
+    except OSError as error:
+        if path != "auto":
+            raise
+        logger.info("the binary channel cannot be reached (%s): the array "
+                    "comes in chunks of pyon", _reason(error))
+        return await _fetched(client, result, progress)
+    logger.info("downloaded %d bytes on the binary channel", array.nbytes)
+    return array
+
+
+async def _fetched(client, result, progress):
+    """``result`` filled with the kept array, read in chunks."""
+    step = max(1, DOWNLOAD_CHUNK_BYTES // result.itemsize)
+    for start in range(0, len(result), step):
+        stop = min(start + step, len(result))
+        result[start:stop] = _checked_chunk(
+            await client.fetch(start, stop), result.dtype, stop - start)
+        if progress:
+            progress(stop, len(result))
+    return result
+
+
+def _checked_offer(offer, size):
+    """[port, token, ...] as the controller offered them: a port, and a
+    token of channel.TOKEN_BYTES given in hex."""
+    try:
+        port, token, *rest = offer
+        token = bytes.fromhex(token)
+    except (TypeError, ValueError):
+        token = None
+    if token is None or len(offer) != size or len(token) != \
+            channel.TOKEN_BYTES or isinstance(port, bool) \
+            or not isinstance(port, int) or not 0 < port < 65536:
+        raise ValueError(f"the controller sent {_shown(offer)} for a "
+                         "channel's port and token")
+    return [port, token, *rest]
+
+
+def _in_samples(progress, itemsize):
+    """``progress(samples, length)`` as a channel's progress in bytes."""
+    if progress is None:
+        return None
+    return lambda done, total: progress(done // itemsize, total // itemsize)
+
+
+def _reason(error):
+    return f"{type(error).__name__}: {error}" if str(error) else \
+        type(error).__name__
 
 
 def _result_for(reply):

@@ -166,7 +166,8 @@ class Controller:
             # Large arrays, in chunks: a session per connection, so that
             # an upload cut off ends with its connection.
             targets[self.name + bulk.SUFFIX] = server.PerConnection(
-                lambda account: bulk.BulkSession(driver, account))
+                lambda connection: bulk.BulkSession.served(driver,
+                                                           connection))
         if self.remote_exec:
             targets[self.name + "_rexec"] = remote_execution(driver)
         return targets

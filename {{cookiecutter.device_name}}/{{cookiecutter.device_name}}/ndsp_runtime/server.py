@@ -51,8 +51,10 @@ UNREAD_POLL = 0.02
 
 
 class PerConnection:
-    """A target built anew for each connection: ``factory(account)``, with
-    that connection's memory account (limits.Account)."""
+    """A target built anew for each connection: ``factory(connection)``,
+    given its memory account (``connection.account``, limits.Account),
+    the address it reached (``local_address``) and the server's SSL
+    configuration (``ssl_config``)."""
 
     def __init__(self, factory):
         self.factory = factory
@@ -81,12 +83,15 @@ class Reporter:
 class Connection:
     """One client's connection: its streams, memory and unread replies."""
 
-    def __init__(self, reader, writer, account):
+    def __init__(self, reader, writer, account, ssl_config=None):
         self.reader = reader
         self.writer = writer
         self.account = account
+        self.ssl_config = ssl_config
         peer = writer.get_extra_info("peername") or ("?", 0)
         self.peer = f"{peer[0]}:{peer[1]}"
+        self.local_address = (writer.get_extra_info("sockname")
+                              or ("127.0.0.1", 0))[0]
         self.last_active = time.monotonic()
         self.aborted = False
         self.busy = False  # a call of its is running
@@ -143,6 +148,11 @@ class GuardedServer(Server):
                           else Surface(target)
                           for name, target in targets.items()}
         self._connections = {}  # task: Connection
+        self.ssl_config = None
+
+    async def start(self, host, port, ssl_config=None):
+        self.ssl_config = ssl_config  # the bulk target's channels use it
+        await super().start(host, port, ssl_config)
 
     # Connections: accepted, served, ended; sipyco's stop() cancels them.
 
@@ -150,7 +160,8 @@ class GuardedServer(Server):
         keepalive.set_keepalive(writer.get_extra_info("socket"))
         if len(self._open()) >= self.limits.max_connections:
             self._make_room()
-        connection = Connection(reader, writer, self.budget.account())
+        connection = Connection(reader, writer, self.budget.account(),
+                                self.ssl_config)
         task = asyncio.ensure_future(self._serve(connection))
         self._connections[task] = connection
         self._client_tasks.add(task)
@@ -308,7 +319,7 @@ class GuardedServer(Server):
                 "here", connection.peer, str(name)[:80])
             raise ClientGone
         if isinstance(target, PerConnection):
-            return Surface(target.factory(connection.account))
+            return Surface(target.factory(connection))
         return target
 
     # Requests and replies.
