@@ -9,6 +9,7 @@ import random
 import shutil
 import subprocess
 import sys
+import tempfile
 
 from unittest import mock
 
@@ -371,3 +372,26 @@ def render(tmp_path_factory):
         return cache[key]
 
     return render
+
+
+@pytest.fixture(scope="session")
+def certificates():
+    """Self-signed certificates (P-256 keys) of the controller, a client
+    it trusts and a stranger: {name: (certificate, key)}."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is not on PATH: it makes the "
+                    "throwaway certificates")
+    folder = pathlib.Path(tempfile.mkdtemp(prefix="ssl-"))
+    curve = folder / "p-256.pem"
+    subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-out",
+                    str(curve)], check=True, capture_output=True)
+    made = {}
+    for name in ("controller", "client", "stranger"):
+        made[name] = (str(folder / f"{name}.pem"), str(folder / f"{name}.key"))
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", f"ec:{curve}", "-nodes",
+             "-sha256", "-days", "2", "-subj", f"/CN={name}",
+             "-keyout", made[name][1], "-out", made[name][0]],
+            check=True, capture_output=True)
+    yield made
+    shutil.rmtree(folder, ignore_errors=True)

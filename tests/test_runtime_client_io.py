@@ -11,11 +11,9 @@ import errno
 import io
 import os
 import pathlib
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -560,29 +558,6 @@ def test_the_traceback_is_shown_with_v_only():
 
 
 # --- SSL: a refused handshake is one line; missing files too --------------
-
-@pytest.fixture(scope="module")
-def certificates():
-    """Self-signed certificates (P-256 keys) of the controller, a client
-    it trusts and a stranger: {name: (certificate, key)}."""
-    if shutil.which("openssl") is None:
-        pytest.skip("the openssl command is not on PATH: it makes the "
-                    "throwaway certificates")
-    folder = pathlib.Path(tempfile.mkdtemp(prefix="ssl-"))
-    curve = folder / "p-256.pem"
-    subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-out",
-                    str(curve)], check=True, capture_output=True)
-    made = {}
-    for name in ("controller", "client", "stranger"):
-        made[name] = (str(folder / f"{name}.pem"), str(folder / f"{name}.key"))
-        subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", f"ec:{curve}", "-nodes",
-             "-sha256", "-days", "2", "-subj", f"/CN={name}",
-             "-keyout", made[name][1], "-out", made[name][0]],
-            check=True, capture_output=True)
-    yield made
-    shutil.rmtree(folder, ignore_errors=True)
-
 
 @pytest.fixture
 def ssl_port(serve, certificates):

@@ -348,8 +348,7 @@ async def _sent_on_channel(client, host, data, ssl_config, progress,
     except (AttributeError, OSError) as error:
         if path != "auto":
             raise
-        logger.info("the binary channel is not to be had (%s): the array "
-                    "goes in chunks of pyon", _reason(error))
+        logger.info("%s: the array goes in chunks of pyon", _unusable(error))
         return False
     logger.info("uploaded %d bytes on the binary channel", data.nbytes)
     return True
@@ -377,11 +376,11 @@ async def download_async(host, port, method, args=(), kwargs=None, *,
             try:
                 offer = await client.offer_download(
                     method, list(args), dict(kwargs or {}))
-            except AttributeError as error:  # a controller without
+            except AttributeError as error:
                 if path != "auto":
                     raise
-                logger.info("the binary channel is not to be had (%s): the "
-                            "array comes in chunks of pyon", _reason(error))
+                logger.info("%s: the array comes in chunks of pyon",
+                            _unusable(error))
             else:
                 return await _received(client, host, offer, ssl_config,
                                        progress, timeout, path)
@@ -407,8 +406,8 @@ async def _received(client, host, offer, ssl_config, progress, timeout,
     except OSError as error:
         if path != "auto":
             raise
-        logger.info("the binary channel cannot be reached (%s): the array "
-                    "comes in chunks of pyon", _reason(error))
+        logger.info("%s: the array comes in chunks of pyon",
+                    _unusable(error))
         return await _fetched(client, result, progress)
     logger.info("downloaded %d bytes on the binary channel", array.nbytes)
     return array
@@ -449,9 +448,11 @@ def _in_samples(progress, itemsize):
     return lambda done, total: progress(done // itemsize, total // itemsize)
 
 
-def _reason(error):
-    return f"{type(error).__name__}: {error}" if str(error) else \
-        type(error).__name__
+def _unusable(error):
+    """Why the binary channel could not be used, in words."""
+    if isinstance(error, AttributeError):  # no offer_* methods
+        return "the controller offers no binary channel (an older runtime)"
+    return f"the binary channel cannot be reached ({error})"
 
 
 def _result_for(reply):

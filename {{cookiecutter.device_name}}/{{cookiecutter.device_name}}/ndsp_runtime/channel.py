@@ -42,6 +42,9 @@ OFFER_SECONDS = 10.0
 # Seconds a connection may take to present its token: a stray or hostile
 # one must not hold up the client the offer is for.
 TOKEN_SECONDS = 2.0
+# Seconds a refused client's remaining bytes are read, so that it gets
+# the reason.
+REFUSAL_SECONDS = 1.0
 MAX_DIMENSIONS = 8
 # magic, dtype (ASCII, space-padded), dimensions; then a uint64 per
 # dimension and the byte count.
@@ -192,8 +195,7 @@ class Offer:
         try:
             self._received(connection)
         except ChannelError as error:
-            with _quiet():
-                connection.sendall(b"\x01" + str(error).encode()[:200])
+            _refuse(connection, str(error))
             raise
         # Complete before the client hears it: its commit() comes next.
         self.complete.set()
@@ -226,6 +228,21 @@ class _quiet:
 
     def __exit__(self, kind, error, traceback):
         return kind is not None and issubclass(kind, OSError)
+
+
+def _refuse(connection, reason):
+    """Tell the client why, then read what it still sends (for at most
+    REFUSAL_SECONDS): closed with unread bytes, the connection would be
+    reset before the client reads the reason."""
+    with _quiet():
+        connection.sendall(b"\x01" + reason.encode()[:200])
+        connection.shutdown(socket.SHUT_WR)
+        deadline = time.monotonic() + REFUSAL_SECONDS
+        sink = bytearray(PIECE)
+        while time.monotonic() < deadline:
+            connection.settimeout(max(0.01, deadline - time.monotonic()))
+            if not connection.recv_into(sink):
+                break
 
 
 def _more_waiting(connection):
