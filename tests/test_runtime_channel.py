@@ -6,6 +6,7 @@ channel listens on no address the controller does not serve; under
 --ssl, only a trusted client gets through."""
 
 import asyncio
+import logging
 import socket
 import ssl
 import sys
@@ -384,3 +385,39 @@ def test_a_channel_that_cannot_be_reached_falls_back_to_pyon(
                              ) == 2, caplog.text
     with pytest.raises(ConnectionRefusedError):
         bulk.upload("127.0.0.1", served.port, "load", data, path="channel")
+
+
+@pytest.mark.parametrize("path, said", [
+    ("auto", "on the binary channel"), ("channel", "on the binary channel"),
+    ("pyon", None)])
+def test_the_client_moves_files_by_the_path_asked(
+        served, monkeypatch, capsys, tmp_path, path, said):
+    """aqcli_<name> upload FILE and trace -o FILE, with --array-path and
+    -v: the arrays whole, and -v says which path they took."""
+    from ndsp_runtime import client
+
+    data = numpy.random.default_rng(2).random(1000)
+    numpy.save(tmp_path / "in.npy", data)
+    served.driver.returns = data[::-1].copy()
+
+    def aqcli(*words):
+        # A fresh logging set-up, as each run of the console script has.
+        monkeypatch.setattr(logging.getLogger(), "handlers", [])
+        monkeypatch.setattr(sys, "argv", [
+            f"aqcli_{NAME}", "-s", "127.0.0.1", "-p", str(served.port),
+            "--array-path", path, "-v", *words])
+        try:
+            client.main(lambda: client.argparser(Driver, NAME, "Hello", 1))
+        except SystemExit as exit:
+            assert exit.code in (0, None), capsys.readouterr()
+        return capsys.readouterr().err
+
+    logs = aqcli("load", str(tmp_path / "in.npy"))
+    logs += aqcli("trace", "-o", str(tmp_path / "out.npy"))
+    assert served.driver.loaded.tobytes() == data.tobytes()
+    assert numpy.load(tmp_path / "out.npy").tobytes() == \
+        served.driver.returns.tobytes()
+    if said:
+        assert logs.count(said) == 2, logs
+    else:
+        assert "binary channel" not in logs, logs

@@ -285,6 +285,13 @@ def argparser(driver, name, title, default_port):
         "--timeout", default=10.0, type=float,
         help="seconds to wait for the controller (default: %(default)s)")
     parser.add_argument(
+        "--array-path", choices=bulk.PATHS, default="auto",
+        dest="client:array_path",
+        help="how arrays travel: on a binary channel of raw bytes, in "
+             "chunks of pyon (sipyco's text), or the channel where the "
+             "controller offers it and it can be reached, else pyon; -v "
+             "says which (default: %(default)s)")
+    parser.add_argument(
         "--ssl", nargs=3, metavar=("CERT", "KEY", "PEER"),
         help="connect with SSL: this client's certificate and key, and the "
              "controller's certificate to trust")
@@ -524,7 +531,8 @@ def call_with_arrays(parser, args, data, ssl_config):
                      if is_positional(parameter)
                      and given(args, parameter)})
     connection = dict(ssl_config=ssl_config, timeout=args.timeout,
-                      target=getattr(args, "client:target") + bulk.SUFFIX)
+                      target=getattr(args, "client:target") + bulk.SUFFIX,
+                      path=getattr(args, "client:array_path"))
     uploaded = array_parameter(args.parameters)
     try:
         with progress_bar(args.command) as progress:
