@@ -1,0 +1,279 @@
+"""Large arrays on the binary channel, against their limits, in one run.
+
+For 1,000,000 and 10,000,000 float64 samples, without and with --ssl:
+raw loopback bytes from one Python socket to another (a connection per
+transfer, TLS handshake included under --ssl: the limit), a generated
+controller's binary channel up and down (bulk.upload and bulk.download,
+RPC connection, offer and commit included), the chunked pyon path, and a
+plain sipyco Client; then aqcli_hello's upload of a .npy file and its
+download with -o, against the client's start-up plus the raw transfer
+plus numpy's reading or writing of the file. The driver's methods only
+keep and return the array. Needs sipyco, numpy and the openssl command;
+run from the repository:
+
+    python3 bench/channel.py [--quick]
+"""
+
+import argparse
+import pathlib
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+TEMPLATE = pathlib.Path(__file__).resolve().parent.parent
+SIZES = [1_000_000, 10_000_000]
+# The channel within this factor of raw loopback bytes, both ways; at
+# least this fast without TLS.
+CHANNEL_FACTOR = 2.0
+CHANNEL_MB_PER_S = 400
+# aqcli within this factor of its start-up, the raw transfer and the file.
+CLIENT_FACTOR = 2.0
+KEEP_METHODS = '''
+
+    def keep(self, data: numpy.ndarray):
+        """Keep ``data`` (the benchmark's upload)."""
+        self._kept = data
+
+    def kept(self) -> numpy.ndarray:
+        """What keep() kept (the benchmark's download)."""
+        return self._kept
+'''
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def generated_project(folder):
+    subprocess.run(
+        [sys.executable, "-m", "cookiecutter", "--no-input", "-o",
+         str(folder), str(TEMPLATE), "include_client=yes", "run_checks=no"],
+        check=True, capture_output=True)
+    project = folder / "hello"
+    driver = project / "hello" / "driver.py"
+    driver.write_text(driver.read_text().rstrip("\n") + KEEP_METHODS)
+    subprocess.run([sys.executable, "-m", "compileall", "-q",
+                    str(project / "hello")], check=True)
+    return project
+
+
+def certificates(folder):
+    """{name: (certificate, key)} for the controller and a client."""
+    curve = folder / "p-256.pem"
+    subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-out",
+                    str(curve)], check=True, capture_output=True)
+    made = {}
+    for name in ("controller", "client"):
+        made[name] = (str(folder / f"{name}.pem"), str(folder / f"{name}.key"))
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", f"ec:{curve}", "-nodes",
+             "-days", "2", "-subj", f"/CN={name}", "-keyout", made[name][1],
+             "-out", made[name][0]], check=True, capture_output=True)
+    return made
+
+
+class Controller:
+    """The generated controller in --simulation, on a free port."""
+
+    def __init__(self, project, ssl_options=()):
+        from sipyco.pc_rpc import Client
+
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "hello.aqctl_hello", "--simulation",
+             "--no-localhost-bind", "--bind", "127.0.0.1", "-p",
+             str(self.port), *ssl_options], cwd=project,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.client = None
+        self._client_class = Client
+
+    def connect(self, ssl_config):
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.client = self._client_class(
+                    "127.0.0.1", self.port, "hello", ssl_config=ssl_config)
+                return self.client
+            except (ConnectionRefusedError, EOFError, ssl.SSLError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def stop(self):
+        try:
+            self.client.terminate()
+        finally:
+            self.client.close_rpc()
+        self.process.wait(10)
+
+
+def raw_transfer(nbytes, contexts=None):
+    """Seconds for ``nbytes`` from one socket to another on loopback: a
+    new connection (and TLS handshake, with ``contexts``: server, client)
+    each time, received into a buffer of their size."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    buffer = bytearray(nbytes)
+    done = threading.Event()
+
+    def receive():
+        connection, _ = listener.accept()
+        if contexts:
+            connection = contexts[0].wrap_socket(connection, server_side=True)
+        view, got = memoryview(buffer), 0
+        while got < nbytes:
+            got += connection.recv_into(view[got:got + 4 * 1024 * 1024])
+        connection.close()
+        done.set()
+
+    payload = memoryview(bytearray(nbytes))
+    thread = threading.Thread(target=receive)
+    thread.start()
+    start = time.perf_counter()
+    connection = socket.create_connection(listener.getsockname())
+    if contexts:
+        connection = contexts[1].wrap_socket(connection)
+    connection.sendall(payload)
+    done.wait()
+    seconds = time.perf_counter() - start
+    connection.close()
+    thread.join()
+    listener.close()
+    return seconds
+
+
+def median(action, runs):
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def row(name, seconds, nbytes, limit):
+    print(f"  {name:<34} {seconds:>8.3f} s {nbytes / seconds / 1e6:>8,.0f} "
+          f"MB/s {seconds / limit:>6.2f}x")
+
+
+def one_setting(project, bulk, data_path, runs, tls, certs):
+    """The rows of one setting (plain or TLS); the targets it missed."""
+    import numpy
+    from sipyco.tools import SimpleSSLConfig
+
+    misses = []
+    ssl_config = contexts = None
+    ssl_options, cli_ssl = [], []
+    if tls:
+        ssl_config = SimpleSSLConfig(*certs["client"],
+                                     certs["controller"][0])
+        server = SimpleSSLConfig(*certs["controller"], certs["client"][0])
+        contexts = (server.create_server_context(),
+                    ssl_config.create_client_context())
+        ssl_options = ["--ssl", *certs["controller"], certs["client"][0]]
+        cli_ssl = ["--ssl", *certs["client"], certs["controller"][0]]
+    controller = Controller(project, ssl_options)
+    client = controller.connect(ssl_config)
+    host, port = "127.0.0.1", controller.port
+    cli = [sys.executable, "-m", "hello.aqcli_hello", "-s", host, "-p",
+           str(port), *cli_ssl]
+    setting = "with --ssl (TLS)" if tls else "without --ssl"
+    print(f"-- {setting}: seconds, MB/s, and the ratio to raw loopback "
+          "bytes")
+    try:
+        for samples in SIZES:
+            data = numpy.random.default_rng(samples).standard_normal(samples)
+            nbytes = data.nbytes
+            limit = median(lambda: raw_transfer(nbytes, contexts), runs)
+            print(f"{samples:>12,} float64 ({nbytes / 1e6:,.0f} MB)")
+            row("raw loopback bytes (the limit)", limit, nbytes, limit)
+            figures = {}
+            for path in ("channel", "pyon"):
+                figures[path, "up"] = median(lambda: bulk.upload(
+                    host, port, "keep", data, ssl_config=ssl_config,
+                    path=path), runs)
+                figures[path, "down"] = median(lambda: bulk.download(
+                    host, port, "kept", ssl_config=ssl_config, path=path),
+                    runs)
+            names = {"channel": "binary channel", "pyon": "chunked pyon"}
+            for (path, way), seconds in figures.items():
+                row(f"{names[path]} {way}", seconds, nbytes, limit)
+            for way in ("up", "down"):
+                seconds = figures["channel", way]
+                if seconds > CHANNEL_FACTOR * limit:
+                    misses.append(f"channel {way} of {samples:,} {setting} "
+                                  f"beyond {CHANNEL_FACTOR}x raw")
+                if not tls and nbytes / seconds / 1e6 < CHANNEL_MB_PER_S:
+                    misses.append(f"channel {way} of {samples:,} below "
+                                  f"{CHANNEL_MB_PER_S} MB/s")
+            if samples <= 1_000_000:
+                row("plain Client down", median(client.kept, 1), nbytes,
+                    limit)
+            else:
+                print(f"  {'plain Client down':<34} not run: it reads in "
+                      "quadratic time (minutes)")
+            try:
+                client.keep(data)
+                print(f"  {'plain Client up':<34} accepted")
+            except Exception as error:  # the server drops the connection
+                print(f"  {'plain Client up':<34} refused "
+                      f"({type(error).__name__}: over sipyco's 4 MiB line)")
+                client.close_rpc()
+                client = controller.connect(ssl_config)
+            numpy.save(data_path, data)
+            start_up = median(lambda: subprocess.run(
+                [*cli, "--help"], cwd=project, check=True,
+                capture_output=True), runs)
+            read = median(lambda: numpy.load(data_path), runs)
+            write = median(lambda: numpy.save(data_path, data), runs)
+            cli_up = median(lambda: subprocess.run(
+                [*cli, "keep", str(data_path)], cwd=project, check=True,
+                capture_output=True), runs)
+            cli_down = median(lambda: subprocess.run(
+                [*cli, "kept", "-o", str(data_path), "-f"], cwd=project,
+                check=True, capture_output=True), runs)
+            print(f"  aqcli: start-up {start_up:.3f} s, reading the file "
+                  f"{read:.3f} s, writing it {write:.3f} s")
+            for name, seconds, allowed in (
+                    ("aqcli keep FILE", cli_up, start_up + limit + read),
+                    ("aqcli kept -o FILE", cli_down,
+                     start_up + limit + write)):
+                print(f"  {name:<34} {seconds:>8.3f} s "
+                      f"{seconds / allowed:>6.2f}x start-up + raw + file")
+                if seconds > CLIENT_FACTOR * allowed:
+                    misses.append(f"{name} of {samples:,} {setting} beyond "
+                                  f"{CLIENT_FACTOR}x")
+    finally:
+        controller.client = client
+        controller.stop()
+    return misses
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer runs: a rough figure")
+    runs = 3 if parser.parse_args().quick else 5
+    with tempfile.TemporaryDirectory() as folder:
+        folder = pathlib.Path(folder)
+        project = generated_project(folder)
+        certs = certificates(folder)
+        sys.path.insert(0, str(project))
+        from hello.ndsp_runtime import bulk
+
+        misses = []
+        for tls in (False, True):
+            misses += one_setting(project, bulk, folder / "data.npy", runs,
+                                  tls, certs)
+    print("targets met" if not misses else "targets missed: "
+          + "; ".join(misses))
+
+
+if __name__ == "__main__":
+    main()
