@@ -29,7 +29,7 @@ from sipyco.pc_rpc import Client  # noqa: E402
 from sipyco.tools import SimpleSSLConfig  # noqa: E402
 
 from ndsp_runtime import bulk, channel  # noqa: E402
-from ndsp_runtime.limits import Limits  # noqa: E402
+from ndsp_runtime.limits import MIB, Limits  # noqa: E402
 from ndsp_runtime.server import GuardedServer, PerConnection  # noqa: E402
 
 NAME = "hello"
@@ -63,7 +63,7 @@ class Driver:
 class Served:
     """The runtime's server with a bulk target, in a thread of its own."""
 
-    def __init__(self, host="127.0.0.1", ssl_config=None):
+    def __init__(self, host="127.0.0.1", ssl_config=None, idle_timeout=5.0):
         self.driver = Driver()
         self.host = host
         self.ssl_config = ssl_config
@@ -72,7 +72,8 @@ class Served:
             {NAME: self.driver, BULK: PerConnection(
                 lambda connection: bulk.BulkSession.served(self.driver,
                                                            connection))},
-            Limits(idle_timeout=5.0), allow_parallel=True)
+            Limits(idle_timeout=idle_timeout, max_array_bytes=8 * MIB),
+            allow_parallel=True)
         self.loop.run_until_complete(self.server.start(host, 0, ssl_config))
         self.port = self.server.server.sockets[0].getsockname()[1]
         self.thread = threading.Thread(target=self.loop.run_forever)
@@ -114,7 +115,7 @@ def samples(dtype, length):
     return numpy.frombuffer(raw, kind).copy()
 
 
-@pytest.mark.parametrize("length", [0, 1, 1001, 600_000])
+@pytest.mark.parametrize("length", [0, 1, 1001, 500_000])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_arrays_cross_bit_for_bit(served, dtype, length):
     data = samples(dtype, length)
@@ -246,6 +247,56 @@ def test_an_interrupted_upload_leaves_the_drivers_data(served):
         assert served.driver.loaded.tolist() == [0, 0, 0]
     finally:
         session.close_rpc()
+
+
+def test_one_transfer_at_a_time_per_connection(served):
+    """A new offer cancels the last: its port listens no more."""
+    session = served.session()
+    try:
+        first, token = offered(session)
+        second, _ = offered(session)
+        time.sleep(0.1)
+        with pytest.raises(ConnectionRefusedError):
+            connect(first, token)
+        assert second != first
+        refused_commit(served, session)
+    finally:
+        session.close_rpc()
+
+
+def test_an_array_over_the_limit_is_offered_no_channel(served):
+    session = served.session()
+    try:
+        with pytest.raises(ValueError, match="--max-array-mib"):
+            offered(session, 8 * MIB // 8 + 1)
+    finally:
+        session.close_rpc()
+
+
+def test_a_stalled_transfer_is_closed_after_the_idle_timeout():
+    """--idle-timeout ends a channel that stops sending, as it ends an
+    RPC connection that holds memory and sends nothing (this one too):
+    the driver untouched, the controller serving."""
+    served = Served(idle_timeout=0.5)
+    try:
+        session = served.session()
+        try:
+            port, token = offered(session, 1000)
+            with connect(port, token) as connection:
+                connection.sendall(channel.header(numpy.zeros(1000))
+                                   + bytes(800))
+                start = time.monotonic()
+                try:
+                    status(connection)
+                except ConnectionResetError:
+                    pass
+                assert time.monotonic() - start < 3
+        finally:
+            session.close_rpc()
+        assert served.driver.loaded is None
+        assert served.pings() is True
+    finally:
+        served.stop()
 
 
 def test_chunks_cannot_complete_an_upload_offered_on_a_channel(served):

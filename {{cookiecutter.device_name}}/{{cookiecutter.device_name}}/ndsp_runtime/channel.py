@@ -130,7 +130,10 @@ class Offer:
         self._thread.start()
 
     def cancel(self):
-        """Stop listening; a transfer under way is cut off."""
+        """Stop listening (shut down first: a close alone would not wake
+        the accept() under way in the transfer's thread)."""
+        with _quiet():
+            self._listener.shutdown(socket.SHUT_RDWR)
         self._close(self._listener)
 
     def join(self, timeout=None):
