@@ -1,8 +1,9 @@
 """Large arrays on the binary channel, against their limits, in one run.
 
 For 1,000,000 and 10,000,000 float64 samples, without and with --ssl:
-raw loopback bytes from one Python socket to another (a connection per
-transfer, TLS handshake included under --ssl: the limit), a generated
+raw loopback bytes from one Python socket to another, in another process
+(a connection per transfer, TLS handshake included under --ssl: the
+limit), a generated
 controller's binary channel up and down (bulk.upload and bulk.download,
 RPC connection, offer and commit included), the chunked pyon path, and a
 plain sipyco Client; then aqcli_hello's upload of a .npy file and its
@@ -22,7 +23,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 TEMPLATE = pathlib.Path(__file__).resolve().parent.parent
@@ -114,38 +114,58 @@ class Controller:
         self.process.wait(10)
 
 
-def raw_transfer(nbytes, contexts=None):
-    """Seconds for ``nbytes`` from one socket to another on loopback: a
-    new connection (and TLS handshake, with ``contexts``: server, client)
-    each time, received into a buffer of their size."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    buffer = bytearray(nbytes)
-    done = threading.Event()
-
-    def receive():
-        connection, _ = listener.accept()
-        if contexts:
-            connection = contexts[0].wrap_socket(connection, server_side=True)
-        view, got = memoryview(buffer), 0
-        while got < nbytes:
-            got += connection.recv_into(view[got:got + 4 * 1024 * 1024])
-        connection.close()
-        done.set()
-
-    payload = memoryview(bytearray(nbytes))
-    thread = threading.Thread(target=receive)
-    thread.start()
-    start = time.perf_counter()
-    connection = socket.create_connection(listener.getsockname())
-    if contexts:
-        connection = contexts[1].wrap_socket(connection)
-    connection.sendall(payload)
-    done.wait()
-    seconds = time.perf_counter() - start
+# The receiving end of raw_transfer(), in a process of its own (as the
+# controller is): for each connection, the bytes into a new array of
+# their size, then one byte back.
+RECEIVER = """
+import socket, ssl, sys
+import numpy
+nbytes, certs = int(sys.argv[1]), sys.argv[2:]
+context = None
+if certs:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.load_verify_locations(cafile=certs[2])
+    context.load_cert_chain(certs[0], certs[1])
+listener = socket.create_server(("127.0.0.1", 0))
+print(listener.getsockname()[1], flush=True)
+while True:
+    connection, _ = listener.accept()
+    if context:
+        connection = context.wrap_socket(connection, server_side=True)
+    buffer = numpy.empty(nbytes, numpy.uint8)
+    view, got = memoryview(buffer), 0
+    while got < nbytes:
+        got += connection.recv_into(view[got:got + 4 * 1024 * 1024])
+    connection.sendall(b"\\0")
     connection.close()
-    thread.join()
-    listener.close()
-    return seconds
+"""
+
+
+class RawReceiver:
+    """raw_transfer()'s other end: ``send(data, context)`` times one."""
+
+    def __init__(self, nbytes, server_certs=()):
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", RECEIVER, str(nbytes), *server_certs],
+            stdout=subprocess.PIPE, text=True)
+        self.port = int(self.process.stdout.readline())
+
+    def send(self, data, context=None):
+        """Seconds for the bytes of ``data`` to cross, from a new
+        connection (and TLS handshake) to the receiver's byte back."""
+        start = time.perf_counter()
+        connection = socket.create_connection(("127.0.0.1", self.port))
+        if context:
+            connection = context.wrap_socket(connection)
+        with connection:
+            connection.sendall(memoryview(data).cast("B"))
+            connection.recv(1)
+        return time.perf_counter() - start
+
+    def stop(self):
+        self.process.kill()
+        self.process.wait()
 
 
 def median(action, runs):
@@ -169,7 +189,7 @@ def one_setting(project, bulk, data_path, runs, tls, certs):
 
     misses = []
     ssl_config = contexts = None
-    ssl_options, cli_ssl = [], []
+    ssl_options, cli_ssl, server_certs = [], [], ()
     if tls:
         ssl_config = SimpleSSLConfig(*certs["client"],
                                      certs["controller"][0])
@@ -177,6 +197,7 @@ def one_setting(project, bulk, data_path, runs, tls, certs):
         contexts = (server.create_server_context(),
                     ssl_config.create_client_context())
         ssl_options = ["--ssl", *certs["controller"], certs["client"][0]]
+        server_certs = ssl_options[1:]
         cli_ssl = ["--ssl", *certs["client"], certs["controller"][0]]
     controller = Controller(project, ssl_options)
     client = controller.connect(ssl_config)
@@ -190,7 +211,13 @@ def one_setting(project, bulk, data_path, runs, tls, certs):
         for samples in SIZES:
             data = numpy.random.default_rng(samples).standard_normal(samples)
             nbytes = data.nbytes
-            limit = median(lambda: raw_transfer(nbytes, contexts), runs)
+            receiver = RawReceiver(nbytes, server_certs)
+            try:
+                limit = statistics.median(
+                    receiver.send(data, contexts and contexts[1])
+                    for _ in range(runs))
+            finally:
+                receiver.stop()
             print(f"{samples:>12,} float64 ({nbytes / 1e6:,.0f} MB)")
             row("raw loopback bytes (the limit)", limit, nbytes, limit)
             figures = {}
