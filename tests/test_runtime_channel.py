@@ -264,6 +264,16 @@ def test_one_transfer_at_a_time_per_connection(served):
         session.close_rpc()
 
 
+def test_an_offer_ends_with_its_rpc_connection(served):
+    session = served.session()
+    port, token = offered(session)
+    session.close_rpc()
+    time.sleep(0.2)
+    with pytest.raises(ConnectionRefusedError):
+        connect(port, token)
+    assert served.pings() is True
+
+
 def test_an_array_over_the_limit_is_offered_no_channel(served):
     session = served.session()
     try:

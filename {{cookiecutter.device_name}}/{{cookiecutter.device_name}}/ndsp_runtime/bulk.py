@@ -87,10 +87,13 @@ class BulkSession:
     def served(cls, driver, connection):
         """The session of one connection to the controller's server: its
         channels on the address that connection reached, with the
-        server's SSL configuration, idle for at most --idle-timeout."""
-        return cls(driver, connection.account, channel.Channels(
-            connection.local_address, connection.ssl_config,
-            connection.account.limits.idle_timeout))
+        server's SSL configuration, idle for at most --idle-timeout, and
+        ended with the connection."""
+        channels = channel.Channels(connection.local_address,
+                                    connection.ssl_config,
+                                    connection.account.limits.idle_timeout)
+        connection.on_close.append(channels.cancel)
+        return cls(driver, connection.account, channels)
 
     def _method(self, name):
         if name not in self._methods:

@@ -116,6 +116,7 @@ class Offer:
                  idle_timeout=OFFER_SECONDS):
         self.token = secrets.token_bytes(TOKEN_BYTES)
         self.complete = threading.Event()
+        self.cancelled = False
         self.error = None
         self._array, self._receive = array, receive
         self._idle = idle_timeout
@@ -132,6 +133,7 @@ class Offer:
     def cancel(self):
         """Stop listening (shut down first: a close alone would not wake
         the accept() under way in the transfer's thread)."""
+        self.cancelled = True
         with _quiet():
             self._listener.shutdown(socket.SHUT_RDWR)
         self._close(self._listener)
@@ -147,8 +149,9 @@ class Offer:
                     self._transfer(connection)
         except (OSError, ChannelError, struct.error) as error:
             self.error = str(error) or type(error).__name__
-            logger.warning("the transfer on port %d failed: %s", self.port,
-                           self.error)
+            if not self.cancelled:
+                logger.warning("the transfer on port %d failed: %s",
+                               self.port, self.error)
         finally:
             self._close(self._listener)
 

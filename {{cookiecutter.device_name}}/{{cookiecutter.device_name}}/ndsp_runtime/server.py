@@ -53,8 +53,9 @@ UNREAD_POLL = 0.02
 class PerConnection:
     """A target built anew for each connection: ``factory(connection)``,
     given its memory account (``connection.account``, limits.Account),
-    the address it reached (``local_address``) and the server's SSL
-    configuration (``ssl_config``)."""
+    the address it reached (``local_address``), the server's SSL
+    configuration (``ssl_config``) and the callbacks for its end
+    (``on_close``)."""
 
     def __init__(self, factory):
         self.factory = factory
@@ -92,6 +93,7 @@ class Connection:
         self.peer = f"{peer[0]}:{peer[1]}"
         self.local_address = (writer.get_extra_info("sockname")
                               or ("127.0.0.1", 0))[0]
+        self.on_close = []  # called when the connection ends
         self.last_active = time.monotonic()
         self.aborted = False
         self.busy = False  # a call of its is running
@@ -197,6 +199,8 @@ class GuardedServer(Server):
             logger.debug("the client at %s left: %s", connection.peer,
                          error or type(error).__name__)
         finally:
+            for callback in connection.on_close:
+                callback()
             held = connection.account.held
             connection.account.release()
             if held or connection.unsent_bytes():
