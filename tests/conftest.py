@@ -3,6 +3,7 @@
 import importlib.util
 import itertools
 import json
+import logging
 import os
 import pathlib
 import random
@@ -74,6 +75,18 @@ FILE_ORDER = ["test_generated.py", "test_transports.py",
               "test_runtime_client.py", "test_runtime_bulk.py",
               "test_readme.py", "test_render.py", "test_hooks.py",
               "test_publishing.py", "test_ported.py", "test_port_binary.py"]
+
+
+@pytest.fixture(autouse=True)
+def logging_as_it_was():
+    """The root logger's handlers and level as before each test: a
+    client's main() run in-process adds a handler on the stream that
+    pytest captured, which later tests' threads would write to."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def pytest_collection_modifyitems(config, items):
