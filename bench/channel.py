@@ -25,7 +25,8 @@ import sys
 import tempfile
 import time
 
-TEMPLATE = pathlib.Path(__file__).resolve().parent.parent
+from benchmark import TEMPLATE, free_port, median_seconds
+
 SIZES = [1_000_000, 10_000_000]
 # The channel within this factor of raw loopback bytes, both ways; at
 # least this fast without TLS.
@@ -43,12 +44,6 @@ KEEP_METHODS = '''
         """What keep() kept (the benchmark's download)."""
         return self._kept
 '''
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def generated_project(folder):
@@ -168,15 +163,6 @@ class RawReceiver:
         self.process.wait()
 
 
-def median(action, runs):
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def row(name, seconds, nbytes, limit):
     print(f"  {name:<34} {seconds:>8.3f} s {nbytes / seconds / 1e6:>8,.0f} "
           f"MB/s {seconds / limit:>6.2f}x")
@@ -222,10 +208,10 @@ def one_setting(project, bulk, data_path, runs, tls, certs):
             row("raw loopback bytes (the limit)", limit, nbytes, limit)
             figures = {}
             for path in ("channel", "pyon"):
-                figures[path, "up"] = median(lambda: bulk.upload(
+                figures[path, "up"] = median_seconds(lambda: bulk.upload(
                     host, port, "keep", data, ssl_config=ssl_config,
                     path=path), runs)
-                figures[path, "down"] = median(lambda: bulk.download(
+                figures[path, "down"] = median_seconds(lambda: bulk.download(
                     host, port, "kept", ssl_config=ssl_config, path=path),
                     runs)
             names = {"channel": "binary channel", "pyon": "chunked pyon"}
@@ -240,8 +226,8 @@ def one_setting(project, bulk, data_path, runs, tls, certs):
                     misses.append(f"channel {way} of {samples:,} below "
                                   f"{CHANNEL_MB_PER_S} MB/s")
             if samples <= 1_000_000:
-                row("plain Client down", median(client.kept, 1), nbytes,
-                    limit)
+                row("plain Client down", median_seconds(client.kept, 1),
+                    nbytes, limit)
             else:
                 print(f"  {'plain Client down':<34} not run: it reads in "
                       "quadratic time (minutes)")
@@ -254,15 +240,15 @@ def one_setting(project, bulk, data_path, runs, tls, certs):
                 client.close_rpc()
                 client = controller.connect(ssl_config)
             numpy.save(data_path, data)
-            start_up = median(lambda: subprocess.run(
+            start_up = median_seconds(lambda: subprocess.run(
                 [*cli, "--help"], cwd=project, check=True,
                 capture_output=True), runs)
-            read = median(lambda: numpy.load(data_path), runs)
-            write = median(lambda: numpy.save(data_path, data), runs)
-            cli_up = median(lambda: subprocess.run(
+            read = median_seconds(lambda: numpy.load(data_path), runs)
+            write = median_seconds(lambda: numpy.save(data_path, data), runs)
+            cli_up = median_seconds(lambda: subprocess.run(
                 [*cli, "keep", str(data_path)], cwd=project, check=True,
                 capture_output=True), runs)
-            cli_down = median(lambda: subprocess.run(
+            cli_down = median_seconds(lambda: subprocess.run(
                 [*cli, "kept", "-o", str(data_path), "-f"], cwd=project,
                 check=True, capture_output=True), runs)
             print(f"  aqcli: start-up {start_up:.3f} s, reading the file "

@@ -5,12 +5,10 @@ wrong is refused, the driver untouched and the controller serving; the
 channel listens on no address the controller does not serve; under
 --ssl, only a trusted client gets through."""
 
-import asyncio
 import logging
 import socket
 import ssl
 import sys
-import threading
 import time
 
 import pytest
@@ -31,6 +29,7 @@ from sipyco.tools import SimpleSSLConfig  # noqa: E402
 from ndsp_runtime import bulk, channel  # noqa: E402
 from ndsp_runtime.limits import MIB, Limits  # noqa: E402
 from ndsp_runtime.server import GuardedServer, PerConnection  # noqa: E402
+from in_thread import InThread  # noqa: E402
 
 NAME = "hello"
 BULK = NAME + bulk.SUFFIX
@@ -60,24 +59,18 @@ class Driver:
         """The controller's."""
 
 
-class Served:
+class Served(InThread):
     """The runtime's server with a bulk target, in a thread of its own."""
 
     def __init__(self, host="127.0.0.1", ssl_config=None, idle_timeout=5.0):
         self.driver = Driver()
         self.host = host
-        self.ssl_config = ssl_config
-        self.loop = asyncio.new_event_loop()
-        self.server = GuardedServer(
+        super().__init__(GuardedServer(
             {NAME: self.driver, BULK: PerConnection(
                 lambda connection: bulk.BulkSession.served(self.driver,
                                                            connection))},
             Limits(idle_timeout=idle_timeout, max_array_bytes=8 * MIB),
-            allow_parallel=True)
-        self.loop.run_until_complete(self.server.start(host, 0, ssl_config))
-        self.port = self.server.server.sockets[0].getsockname()[1]
-        self.thread = threading.Thread(target=self.loop.run_forever)
-        self.thread.start()
+            allow_parallel=True), host, ssl_config)
 
     def session(self):
         """A sipyco Client on the bulk target."""
@@ -89,13 +82,6 @@ class Served:
             return client.ping()
         finally:
             client.close_rpc()
-
-    def stop(self):
-        asyncio.run_coroutine_threadsafe(self.server.stop(),
-                                         self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
 
 
 @pytest.fixture

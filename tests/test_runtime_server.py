@@ -7,7 +7,6 @@ import contextlib
 import logging
 import socket
 import sys
-import threading
 import time
 
 import pytest
@@ -32,6 +31,7 @@ from ndsp_runtime.server import (GuardedServer, PerConnection,  # noqa: E402
                                  array_reply)
 from ndsp_runtime.surface import Surface, remote_methods  # noqa: E402
 from attacks import closed_by_server, handshake, request  # noqa: E402
+from in_thread import InThread  # noqa: E402
 
 
 class Device:
@@ -95,20 +95,15 @@ class Stager:
         return True
 
 
-class Served:
+class Served(InThread):
     """A GuardedServer on a loopback port, in a thread of its own."""
 
     def __init__(self, limits):
         self.device = Device()
-        self.loop = asyncio.new_event_loop()
-        self.server = GuardedServer(
+        super().__init__(GuardedServer(
             {"device": self.device, "stager": PerConnection(
                 lambda connection: Stager(connection.account))},
-            limits, "a test device", allow_parallel=True)
-        self.loop.run_until_complete(self.server.start("127.0.0.1", 0))
-        self.port = self.server.server.sockets[0].getsockname()[1]
-        self.thread = threading.Thread(target=self.loop.run_forever)
-        self.thread.start()
+            limits, "a test device", allow_parallel=True))
 
     def client(self, target="device", timeout=5.0):
         return Client("127.0.0.1", self.port, target, timeout=timeout)
@@ -127,13 +122,6 @@ class Served:
 
     def connections(self):
         return len(self.server._open())
-
-    def stop(self):
-        asyncio.run_coroutine_threadsafe(self.server.stop(),
-                                         self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
 
 
 @pytest.fixture
