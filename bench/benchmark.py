@@ -7,7 +7,9 @@ manual's form; both on one core, with their clients); one driver
 method's round-trip through each transport's fake instrument; returning
 1,000,000 float64 samples; large arrays through the client's bulk.py, up
 and down, against the limit of the same run (pyon encode plus decode of
-the same array) and against plain Client calls; the cold start of a
+the same array) and against plain Client calls; the binary channel
+against raw loopback bytes, plain and TLS (bench/channel.py, which runs
+alone too); the cold start of a
 served pymeasure class (Keithley2400) against the example NDSP's; and the
 generation time
 from a clean clone, with and without the post-generation checks and with a
@@ -259,7 +261,7 @@ start = time.perf_counter()
 if how == "plain":
     client.acquire(samples)
 else:
-    bulk.download("127.0.0.1", port, "acquire", [samples])
+    bulk.download("127.0.0.1", port, "acquire", [samples], path="pyon")
 print(time.perf_counter() - start)
 client.close_rpc()
 '''
@@ -284,8 +286,8 @@ def median_seconds(action, runs):
 
 def large_data(folder, runs):
     """Arrays up and down through a generated client project's bulk.py and
-    aqcli, against pyon's encode plus decode of the same array and plain
-    Client calls; the targets missed."""
+    aqcli on the chunked pyon path, against pyon's encode plus decode of
+    the same array and plain Client calls; the targets missed."""
     import numpy
     from sipyco import pyon
 
@@ -304,13 +306,14 @@ def large_data(folder, runs):
         data = numpy.random.default_rng(samples).standard_normal(samples)
         limit = median_seconds(lambda: pyon.decode(pyon.encode(data)), runs)
         up = median_seconds(lambda: bulk.upload(
-            "127.0.0.1", served.port, "upload", data), runs)
+            "127.0.0.1", served.port, "upload", data, path="pyon"), runs)
         down = median_seconds(lambda: bulk.download(
-            "127.0.0.1", served.port, "acquire", [samples]), runs)
+            "127.0.0.1", served.port, "acquire", [samples], path="pyon"),
+            runs)
         path = folder / "data.npy"
         numpy.save(path, data)
         cli = [sys.executable, "-m", "hello.aqcli_hello", "-s", "127.0.0.1",
-               "-p", str(served.port)]
+               "-p", str(served.port), "--array-path", "pyon"]
         cli_up = median_seconds(lambda: subprocess.run(
             [*cli, "upload", str(path)], cwd=project, check=True,
             capture_output=True), runs)
@@ -508,6 +511,10 @@ def main():
                 misses.append(f"{transport}: cold start or ping beyond "
                               f"{WITHIN:.2f}x the bare controller")
         misses += large_data(folder, 3 if args.quick else 5)
+        # The binary channel against raw loopback bytes (bench/channel.py).
+        import channel
+
+        misses += channel.measure(folder, 3 if args.quick else 5)
         print("-- pymeasure (generated: the served Keithley2400; bare: the "
               "example NDSP)")
         row("cold start to first ping (median)",
