@@ -69,7 +69,8 @@ def keep_out_of_home(tmp_path_factory):
 # controllers they start), then the ones that keep a core busy, so that
 # neither core idles at the end.
 FILE_ORDER = ["test_generated.py", "test_transports.py",
-              "test_runtime_server.py", "test_runtime_client_io.py",
+              "test_runtime_server.py", "test_runtime_channel.py",
+              "test_runtime_client_io.py",
               "test_runtime_pymeasure.py", "test_attacks.py",
               "test_runtime_controller.py", "test_framing.py",
               "test_runtime_client.py", "test_runtime_bulk.py",
