@@ -142,12 +142,20 @@ def refused_commit(served, session):
     assert served.pings() is True
 
 
-def test_a_wrong_token_is_refused_and_the_right_one_still_works(served):
+def test_a_wrong_token_is_refused_and_the_right_one_still_works(
+        served, caplog):
+    """Refused, each with one warning line per offer at most (a client in
+    a loop fills no log)."""
     session = served.session()
     try:
         port, token = offered(session)
-        with connect(port, bytes(channel.TOKEN_BYTES)) as wrong:
-            assert closed_without_status(wrong)
+        with caplog.at_level("DEBUG", logger=channel.logger.name):
+            for _ in range(3):
+                with connect(port, bytes(channel.TOKEN_BYTES)) as wrong:
+                    assert closed_without_status(wrong)
+        refusals = [record.levelname for record in caplog.records
+                    if "refused a connection" in record.getMessage()]
+        assert refusals == ["WARNING", "DEBUG", "DEBUG"], refusals
         data = numpy.arange(4.0)
         with connect(port, token) as right:
             right.sendall(channel.header(data) + data.tobytes())

@@ -118,6 +118,7 @@ class Offer:
         self.complete = threading.Event()
         self.cancelled = False
         self.error = None
+        self._refused = 0  # connections without the token
         self._array, self._receive = array, receive
         self._idle = idle_timeout
         self._context = (ssl_config.create_server_context()
@@ -137,9 +138,6 @@ class Offer:
         with _quiet():
             self._listener.shutdown(socket.SHUT_RDWR)
         self._close(self._listener)
-
-    def join(self, timeout=None):
-        self._thread.join(timeout)
 
     def _run(self):
         try:
@@ -172,8 +170,12 @@ class Offer:
             try:
                 connection = self._presented(connection)
             except (OSError, ChannelError) as error:
-                logger.warning("refused a connection to the channel from "
-                               "%s: %s", peer[0], error)
+                # One line per offer: a client in a loop fills no disk.
+                self._refused += 1
+                logger.log(logging.WARNING if self._refused == 1
+                           else logging.DEBUG, "refused a connection to "
+                           "the channel on port %d from %s: %s", self.port,
+                           peer[0], error)
                 self._close(connection)
                 continue
             self._close(self._listener)  # single use
