@@ -1,20 +1,24 @@
-"""Large arrays to and from the controller, in chunks.
+"""Large arrays to and from the controller: on a binary channel, or in
+chunks of pyon.
 
-sipyco's server reads a request of at most 4 MiB, and its synchronous
-Client reads a long reply in quadratic time: one call cannot carry a
-waveform of half a million samples, and a trace of a million takes
-seconds to come back. So, for any driver method that takes or returns an
-array, with sipyco's own clients and protocol:
+sipyco's server reads a request of at most 4 MiB, its synchronous Client
+reads a long reply in quadratic time, and pyon's text costs seconds for
+80 MB: one call cannot carry a waveform of half a million samples, and a
+trace of ten million takes seconds to come back. So, for any driver
+method that takes or returns an array:
 
 - a controller whose driver has such methods (``array_methods``) serves,
   beside the driver, a second target, ``<name>_bulk``: a ``BulkSession``
-  per connection, where an upload is staged in chunks
-  below the limit, each checked (order, dtype, length), and handed to the
-  driver method only once complete, and where an array a method returns
-  is kept and read back in chunks. A connection that ends mid-upload takes
-  its staged chunks with it: the driver never sees half an array;
-- ``upload()`` and ``download()`` below do that over sipyco's
-  ``AsyncioClient``, which reads replies in linear time.
+  per connection. There an upload is staged, and handed to the driver
+  method only once complete; an array a method returns is kept. The bytes
+  travel on a one-time binary channel (channel.py: raw bytes, a token,
+  the address the connection reached, TLS under --ssl), or in chunks of
+  pyon below the limit, each checked (order, dtype, length). A
+  connection that ends mid-upload takes what it staged with it: the
+  driver never sees half an array;
+- ``upload()`` and ``download()`` below do that, over sipyco's
+  ``AsyncioClient`` (which reads replies in linear time) and the channel
+  where it can be had (``path``).
 
 The client (aqcli_<name>) uses them; so can an experiment or a script,
 given the controller's host and port::
