@@ -258,6 +258,25 @@ def test_one_transfer_at_a_time_per_connection(served):
         session.close_rpc()
 
 
+def test_a_new_offer_cuts_off_a_stalled_transfer(served):
+    """A client that stalls a transfer and asks for another holds one
+    transfer's memory, not one per offer: the stalled one is closed at
+    once."""
+    session = served.session()
+    try:
+        port, token = offered(session, 1000)
+        with connect(port, token) as stalled:
+            stalled.sendall(channel.header(numpy.zeros(1000)) + bytes(80))
+            time.sleep(0.1)
+            start = time.monotonic()
+            offered(session, 1000)
+            stalled.settimeout(3)
+            assert closed_without_status(stalled)
+            assert time.monotonic() - start < 1
+    finally:
+        session.close_rpc()
+
+
 def test_an_offer_ends_with_its_rpc_connection(served):
     session = served.session()
     port, token = offered(session)

@@ -119,6 +119,7 @@ class Offer:
         self.cancelled = False
         self.error = None
         self._refused = 0  # connections without the token
+        self._connection = None  # the one that presented it
         self._array, self._receive = array, receive
         self._idle = idle_timeout
         self._context = (ssl_config.create_server_context()
@@ -132,12 +133,16 @@ class Offer:
         self._thread.start()
 
     def cancel(self):
-        """Stop listening (shut down first: a close alone would not wake
-        the accept() under way in the transfer's thread)."""
+        """Stop listening, and cut off a transfer under way: its thread
+        ends, and lets go of the array (which is no longer counted in the
+        connection's memory). Shut down first: a close alone would not
+        wake the thread's accept() or recv()."""
         self.cancelled = True
-        with _quiet():
-            self._listener.shutdown(socket.SHUT_RDWR)
-        self._close(self._listener)
+        for item in (self._listener, self._connection):
+            if item is not None:
+                with _quiet():
+                    item.shutdown(socket.SHUT_RDWR)
+                self._close(item)
 
     def _run(self):
         try:
@@ -180,6 +185,10 @@ class Offer:
                 continue
             self._close(self._listener)  # single use
             connection.settimeout(self._idle)
+            self._connection = connection
+            if self.cancelled:  # in the meantime
+                self._close(connection)
+                return None
             return connection
 
     def _presented(self, connection):
