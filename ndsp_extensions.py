@@ -352,11 +352,15 @@ def display_width(text):
 PORT_TABLE_WIDTHS = (31, 12)
 
 
+def _port_table_cells(answers):
+    return [rst_text(answers["device_title"]) + " (out-of-tree)",
+            str(answers["default_port"])]
+
+
 def port_table_row(answers):
     """The port table's row for this NDSP, and the border line under it:
     as wide as the manual's table, or wider where the title needs it."""
-    cells = [rst_text(answers["device_title"]) + " (out-of-tree)",
-             str(answers["default_port"])]
+    cells = _port_table_cells(answers)
     widths = [max(width, display_width(cell))
               for width, cell in zip(PORT_TABLE_WIDTHS, cells)]
     row = "".join(f"| {cell}{' ' * (width - display_width(cell))} "
@@ -368,8 +372,8 @@ def port_table_row(answers):
 def port_table_widening(answers):
     """Columns the manual's port table's first column must gain for this
     NDSP's row (0: none)."""
-    border = port_table_row(answers).splitlines()[1]
-    return len(border) - (sum(PORT_TABLE_WIDTHS) + 7)
+    component = _port_table_cells(answers)[0]
+    return max(0, display_width(component) - PORT_TABLE_WIDTHS[0])
 
 
 def csv_field(text):

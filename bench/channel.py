@@ -168,102 +168,137 @@ def row(name, seconds, nbytes, limit):
           f"MB/s {seconds / limit:>6.2f}x")
 
 
-def one_setting(project, bulk, data_path, runs, tls, certs):
+class Setting:
+    """Without or with --ssl: the controller's options, the client's SSL
+    configuration, the raw limit's contexts and the aqcli command."""
+
+    def __init__(self, tls, certs):
+        from sipyco.tools import SimpleSSLConfig
+
+        self.tls = tls
+        self.name = "with --ssl (TLS)" if tls else "without --ssl"
+        self.ssl_config = self.client_context = None
+        self.options, self.cli_options, self.server_certs = [], [], ()
+        if tls:
+            self.ssl_config = SimpleSSLConfig(*certs["client"],
+                                              certs["controller"][0])
+            self.client_context = self.ssl_config.create_client_context()
+            self.options = ["--ssl", *certs["controller"],
+                            certs["client"][0]]
+            self.server_certs = self.options[1:]
+            self.cli_options = ["--ssl", *certs["client"],
+                                certs["controller"][0]]
+
+
+def raw_limit(setting, data, runs):
+    receiver = RawReceiver(data.nbytes, setting.server_certs)
+    try:
+        return statistics.median(
+            receiver.send(data, setting.client_context)
+            for _ in range(runs))
+    finally:
+        receiver.stop()
+
+
+def transfer_rows(bulk, setting, port, data, limit, runs):
+    """The channel and the pyon path, up and down; the targets missed."""
+    figures = {}
+    for path in ("channel", "pyon"):
+        figures[path, "up"] = median_seconds(lambda: bulk.upload(
+            "127.0.0.1", port, "keep", data, ssl_config=setting.ssl_config,
+            path=path), runs)
+        figures[path, "down"] = median_seconds(lambda: bulk.download(
+            "127.0.0.1", port, "kept", ssl_config=setting.ssl_config,
+            path=path), runs)
+    names = {"channel": "binary channel", "pyon": "chunked pyon"}
+    for (path, way), seconds in figures.items():
+        row(f"{names[path]} {way}", seconds, data.nbytes, limit)
+    misses = []
+    for way in ("up", "down"):
+        seconds = figures["channel", way]
+        if seconds > CHANNEL_FACTOR * limit:
+            misses.append(f"channel {way} of {data.size:,} {setting.name} "
+                          f"beyond {CHANNEL_FACTOR}x raw")
+        if not setting.tls and data.nbytes / seconds / 1e6 < \
+                CHANNEL_MB_PER_S:
+            misses.append(f"channel {way} of {data.size:,} below "
+                          f"{CHANNEL_MB_PER_S} MB/s")
+    return misses
+
+
+def plain_client_rows(controller, setting, data, limit):
+    """A plain sipyco Client down (where it ends in seconds) and up."""
+    client = controller.client
+    if data.size <= 1_000_000:
+        row("plain Client down", median_seconds(client.kept, 1),
+            data.nbytes, limit)
+    else:
+        print(f"  {'plain Client down':<34} not run: it reads in "
+              "quadratic time (minutes)")
+    try:
+        client.keep(data)
+        print(f"  {'plain Client up':<34} accepted")
+    except Exception as error:  # the server drops the connection
+        print(f"  {'plain Client up':<34} refused "
+              f"({type(error).__name__}: over sipyco's 4 MiB line)")
+        client.close_rpc()
+        controller.connect(setting.ssl_config)
+
+
+def client_rows(project, setting, port, data, data_path, limit, runs):
+    """aqcli's upload and download of a file; the targets missed."""
+    import numpy
+
+    cli = [sys.executable, "-m", "hello.aqcli_hello", "-s", "127.0.0.1",
+           "-p", str(port), *setting.cli_options]
+
+    def aqcli(*words):
+        return median_seconds(lambda: subprocess.run(
+            [*cli, *words], cwd=project, check=True, capture_output=True),
+            runs)
+
+    numpy.save(data_path, data)
+    start_up = aqcli("--help")
+    read = median_seconds(lambda: numpy.load(data_path), runs)
+    write = median_seconds(lambda: numpy.save(data_path, data), runs)
+    print(f"  aqcli: start-up {start_up:.3f} s, reading the file "
+          f"{read:.3f} s, writing it {write:.3f} s")
+    misses = []
+    for name, words, allowed in (
+            ("aqcli keep FILE", ["keep", str(data_path)],
+             start_up + limit + read),
+            ("aqcli kept -o FILE", ["kept", "-o", str(data_path), "-f"],
+             start_up + limit + write)):
+        seconds = aqcli(*words)
+        print(f"  {name:<34} {seconds:>8.3f} s "
+              f"{seconds / allowed:>6.2f}x start-up + raw + file")
+        if seconds > CLIENT_FACTOR * allowed:
+            misses.append(f"{name} of {data.size:,} {setting.name} beyond "
+                          f"{CLIENT_FACTOR}x")
+    return misses
+
+
+def one_setting(project, bulk, data_path, runs, setting):
     """The rows of one setting (plain or TLS); the targets it missed."""
     import numpy
-    from sipyco.tools import SimpleSSLConfig
 
+    controller = Controller(project, setting.options)
+    controller.connect(setting.ssl_config)
+    print(f"-- {setting.name}: seconds, MB/s, and the ratio to raw "
+          "loopback bytes")
     misses = []
-    ssl_config = contexts = None
-    ssl_options, cli_ssl, server_certs = [], [], ()
-    if tls:
-        ssl_config = SimpleSSLConfig(*certs["client"],
-                                     certs["controller"][0])
-        server = SimpleSSLConfig(*certs["controller"], certs["client"][0])
-        contexts = (server.create_server_context(),
-                    ssl_config.create_client_context())
-        ssl_options = ["--ssl", *certs["controller"], certs["client"][0]]
-        server_certs = ssl_options[1:]
-        cli_ssl = ["--ssl", *certs["client"], certs["controller"][0]]
-    controller = Controller(project, ssl_options)
-    client = controller.connect(ssl_config)
-    host, port = "127.0.0.1", controller.port
-    cli = [sys.executable, "-m", "hello.aqcli_hello", "-s", host, "-p",
-           str(port), *cli_ssl]
-    setting = "with --ssl (TLS)" if tls else "without --ssl"
-    print(f"-- {setting}: seconds, MB/s, and the ratio to raw loopback "
-          "bytes")
     try:
         for samples in SIZES:
             data = numpy.random.default_rng(samples).standard_normal(samples)
-            nbytes = data.nbytes
-            receiver = RawReceiver(nbytes, server_certs)
-            try:
-                limit = statistics.median(
-                    receiver.send(data, contexts and contexts[1])
-                    for _ in range(runs))
-            finally:
-                receiver.stop()
-            print(f"{samples:>12,} float64 ({nbytes / 1e6:,.0f} MB)")
-            row("raw loopback bytes (the limit)", limit, nbytes, limit)
-            figures = {}
-            for path in ("channel", "pyon"):
-                figures[path, "up"] = median_seconds(lambda: bulk.upload(
-                    host, port, "keep", data, ssl_config=ssl_config,
-                    path=path), runs)
-                figures[path, "down"] = median_seconds(lambda: bulk.download(
-                    host, port, "kept", ssl_config=ssl_config, path=path),
-                    runs)
-            names = {"channel": "binary channel", "pyon": "chunked pyon"}
-            for (path, way), seconds in figures.items():
-                row(f"{names[path]} {way}", seconds, nbytes, limit)
-            for way in ("up", "down"):
-                seconds = figures["channel", way]
-                if seconds > CHANNEL_FACTOR * limit:
-                    misses.append(f"channel {way} of {samples:,} {setting} "
-                                  f"beyond {CHANNEL_FACTOR}x raw")
-                if not tls and nbytes / seconds / 1e6 < CHANNEL_MB_PER_S:
-                    misses.append(f"channel {way} of {samples:,} below "
-                                  f"{CHANNEL_MB_PER_S} MB/s")
-            if samples <= 1_000_000:
-                row("plain Client down", median_seconds(client.kept, 1),
-                    nbytes, limit)
-            else:
-                print(f"  {'plain Client down':<34} not run: it reads in "
-                      "quadratic time (minutes)")
-            try:
-                client.keep(data)
-                print(f"  {'plain Client up':<34} accepted")
-            except Exception as error:  # the server drops the connection
-                print(f"  {'plain Client up':<34} refused "
-                      f"({type(error).__name__}: over sipyco's 4 MiB line)")
-                client.close_rpc()
-                client = controller.connect(ssl_config)
-            numpy.save(data_path, data)
-            start_up = median_seconds(lambda: subprocess.run(
-                [*cli, "--help"], cwd=project, check=True,
-                capture_output=True), runs)
-            read = median_seconds(lambda: numpy.load(data_path), runs)
-            write = median_seconds(lambda: numpy.save(data_path, data), runs)
-            cli_up = median_seconds(lambda: subprocess.run(
-                [*cli, "keep", str(data_path)], cwd=project, check=True,
-                capture_output=True), runs)
-            cli_down = median_seconds(lambda: subprocess.run(
-                [*cli, "kept", "-o", str(data_path), "-f"], cwd=project,
-                check=True, capture_output=True), runs)
-            print(f"  aqcli: start-up {start_up:.3f} s, reading the file "
-                  f"{read:.3f} s, writing it {write:.3f} s")
-            for name, seconds, allowed in (
-                    ("aqcli keep FILE", cli_up, start_up + limit + read),
-                    ("aqcli kept -o FILE", cli_down,
-                     start_up + limit + write)):
-                print(f"  {name:<34} {seconds:>8.3f} s "
-                      f"{seconds / allowed:>6.2f}x start-up + raw + file")
-                if seconds > CLIENT_FACTOR * allowed:
-                    misses.append(f"{name} of {samples:,} {setting} beyond "
-                                  f"{CLIENT_FACTOR}x")
+            limit = raw_limit(setting, data, runs)
+            print(f"{samples:>12,} float64 ({data.nbytes / 1e6:,.0f} MB)")
+            row("raw loopback bytes (the limit)", limit, data.nbytes, limit)
+            misses += transfer_rows(bulk, setting, controller.port, data,
+                                    limit, runs)
+            plain_client_rows(controller, setting, data, limit)
+            misses += client_rows(project, setting, controller.port, data,
+                                  data_path, limit, runs)
     finally:
-        controller.client = client
         controller.stop()
     return misses
 
@@ -279,8 +314,8 @@ def measure(folder, runs):
 
     misses = []
     for tls in (False, True):
-        misses += one_setting(project, bulk, folder / "data.npy", runs, tls,
-                              certs)
+        misses += one_setting(project, bulk, folder / "data.npy", runs,
+                              Setting(tls, certs))
     sys.path.remove(str(project))
     return misses
 

@@ -353,9 +353,7 @@ async def _sent_on_channel(client, host, data, ssl_config, progress,
                 channel.send, host, port, token, data, ssl_config, timeout,
                 _in_samples(progress, data.itemsize)))
     except (AttributeError, OSError) as error:
-        if path != "auto":
-            raise
-        logger.info("%s: the array goes in chunks of pyon", _unusable(error))
+        _fall_back(error, path, "goes")
         return False
     logger.info("uploaded %d bytes on the binary channel", data.nbytes)
     return True
@@ -379,23 +377,27 @@ async def download_async(host, port, method, args=(), kwargs=None, *,
     Connecting as upload_async() does."""
     client = await _connected(host, port, ssl_config, timeout, target)
     try:
-        if path != "pyon":
-            try:
-                offer = await client.offer_download(
-                    method, list(args), dict(kwargs or {}))
-            except AttributeError as error:
-                if path != "auto":
-                    raise
-                logger.info("%s: the array comes in chunks of pyon",
-                            _unusable(error))
-            else:
-                return await _received(client, host, offer, ssl_config,
-                                       progress, timeout, path)
+        offer = None if path == "pyon" else await _download_offer(
+            client, method, args, kwargs, path)
+        if offer is not None:
+            return await _received(client, host, offer, ssl_config,
+                                   progress, timeout, path)
         result = _result_for(await client.call(method, list(args),
                                                dict(kwargs or {})))
         return await _fetched(client, result, progress)
     finally:
         await _closed(client)
+
+
+async def _download_offer(client, method, args, kwargs, path):
+    """The controller's offer of ``method``'s array on a channel; None
+    where it offers none (with ``path`` "auto"; else the error)."""
+    try:
+        return await client.offer_download(method, list(args),
+                                           dict(kwargs or {}))
+    except AttributeError as error:
+        _fall_back(error, path, "comes")
+        return None
 
 
 async def _received(client, host, offer, ssl_config, progress, timeout,
@@ -411,10 +413,7 @@ async def _received(client, host, offer, ssl_config, progress, timeout,
                 result.shape, ssl_config, timeout,
                 _in_samples(progress, result.itemsize)))
     except OSError as error:
-        if path != "auto":
-            raise
-        logger.info("%s: the array comes in chunks of pyon",
-                    _unusable(error))
+        _fall_back(error, path, "comes")
         return await _fetched(client, result, progress)
     logger.info("downloaded %d bytes on the binary channel", array.nbytes)
     return array
@@ -455,11 +454,16 @@ def _in_samples(progress, itemsize):
     return lambda done, total: progress(done // itemsize, total // itemsize)
 
 
-def _unusable(error):
-    """Why the binary channel could not be used, in words."""
+def _fall_back(error, path, goes):
+    """With ``path`` "auto", log why the array ``goes`` (or "comes") in
+    chunks of pyon instead of on the channel; else raise ``error``."""
+    if path != "auto":
+        raise error
     if isinstance(error, AttributeError):  # no offer_* methods
-        return "the controller offers no binary channel (an older runtime)"
-    return f"the binary channel cannot be reached ({error})"
+        why = "the controller offers no binary channel (an older runtime)"
+    else:
+        why = f"the binary channel cannot be reached ({error})"
+    logger.info("%s: the array %s in chunks of pyon", why, goes)
 
 
 def _result_for(reply):

@@ -22,11 +22,11 @@ thread of its own, on blocking sockets, straight into or out of the
 array's memory: no copy besides the network's.
 """
 
+import contextlib
 import hmac
 import logging
 import secrets
 import socket
-import ssl
 import struct
 import threading
 import time
@@ -117,7 +117,6 @@ class Offer:
         self.token = secrets.token_bytes(TOKEN_BYTES)
         self.complete = threading.Event()
         self.cancelled = False
-        self.error = None
         self._refused = 0  # connections without the token
         self._connection = None  # the one that presented it
         self._array, self._receive = array, receive
@@ -140,7 +139,7 @@ class Offer:
         self.cancelled = True
         for item in (self._listener, self._connection):
             if item is not None:
-                with _quiet():
+                with contextlib.suppress(OSError):
                     item.shutdown(socket.SHUT_RDWR)
                 self._close(item)
 
@@ -151,10 +150,9 @@ class Offer:
                 with connection:
                     self._transfer(connection)
         except (OSError, ChannelError, struct.error) as error:
-            self.error = str(error) or type(error).__name__
             if not self.cancelled:
                 logger.warning("the transfer on port %d failed: %s",
-                               self.port, self.error)
+                               self.port, str(error) or type(error).__name__)
         finally:
             self._close(self._listener)
 
@@ -164,7 +162,6 @@ class Offer:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                self.error = "the token expired unused"
                 logger.info("the offer on port %d expired", self.port)
                 return None
             self._listener.settimeout(remaining)
@@ -233,25 +230,15 @@ class Offer:
 
     @staticmethod
     def _close(item):
-        with _quiet():
+        with contextlib.suppress(OSError):
             item.close()
-
-
-class _quiet:
-    """Suppress the OSError of closing or writing to a dead socket."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, error, traceback):
-        return kind is not None and issubclass(kind, OSError)
 
 
 def _refuse(connection, reason):
     """Tell the client why, then read what it still sends (for at most
     REFUSAL_SECONDS): closed with unread bytes, the connection would be
     reset before the client reads the reason."""
-    with _quiet():
+    with contextlib.suppress(OSError):
         connection.sendall(b"\x01" + reason.encode()[:200])
         connection.shutdown(socket.SHUT_WR)
         deadline = time.monotonic() + REFUSAL_SECONDS
@@ -267,9 +254,7 @@ def _more_waiting(connection):
     connection.setblocking(False)
     try:
         return bool(connection.recv(1))
-    except (BlockingIOError, ssl.SSLWantReadError):
-        return False
-    except OSError:
+    except OSError:  # nothing there (SSLWantReadError too), or gone
         return False
     finally:
         connection.setblocking(True)
